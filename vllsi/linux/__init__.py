@@ -1,0 +1,56 @@
+"""vllsi.linux: the raw Linux layer, one typed function per syscall.
+
+Every call is a raw ``syscall`` (x86_64) or ``svc #0`` (aarch64) instruction
+through the trampolines of ``_native/`` (tier ``asm``), or libc's ``syscall(2)``
+(tier ``libc``, ``VLLSI_TIER=libc``). Results are decoded by the single error
+factory. Submodules: ``arch`` (numbers), ``fs``, ``proc``; more layers add
+themselves to ``_LAYERS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from vllsi.linux._syscall import NR, TIER, syscall, syscall_blocking
+
+__all__ = ["NR", "TIER", "syscall6", "syscall_raw"]
+
+# Layers re-exported here (each defines __all__); a layer not yet written is skipped.
+_LAYERS = ("fs", "proc", "mem", "thread", "time", "signal", "net", "process")
+
+
+def syscall_raw(nr: int, *args: int) -> int:
+    """syscall(nr, *args): the raw kernel return value, -4095..-1 being -errno.
+
+    Releases the GIL (the call may block). Arguments are ints (pointers as
+    addresses); at most 6. No decoding, no EINTR retry: this is the floor.
+    Raises: TypeError for non-int arguments or more than 6. Availability: Linux.
+    """
+    return syscall_blocking(nr, *args)
+
+
+def syscall6(nr: int, a0: int = 0, a1: int = 0, a2: int = 0, a3: int = 0, a4: int = 0,
+             a5: int = 0) -> int:
+    """syscall(nr, a0..a5) with all six argument registers set; raw return value.
+
+    Keeps the GIL: use only for calls that do not block (use ``syscall_raw``
+    otherwise). Raises: TypeError for non-int arguments. Availability: Linux.
+    """
+    return syscall(nr, a0, a1, a2, a3, a4, a5)
+
+
+def _export() -> None:
+    g = globals()
+    for layer in _LAYERS:
+        name = f"{__name__}.{layer}"
+        if importlib.util.find_spec(name) is None:
+            continue
+        mod: Any = importlib.import_module(name)
+        for sym in mod.__all__:
+            g[sym] = getattr(mod, sym)
+            __all__.append(sym)
+
+
+_export()
