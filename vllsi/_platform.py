@@ -3,9 +3,9 @@
 Everything that differs by platform asks this module, once, at import:
 ``OS`` ("linux", "darwin", "windows"), ``ARCH`` ("x86_64", "aarch64", "amd64",
 "arm64"), ``TIER`` and :func:`os_module`, which imports the mirrored backend
-module ``vllsi.<os>.<name>`` (or returns a stand-in whose every attribute
-raises :class:`vllsi.errors.Unsupported`). No other module tests
-``sys.platform``.
+``vllsi.<os>.impl.<name>`` implementing portable module ``vllsi.<name>`` (or
+returns a stand-in whose every attribute raises
+:class:`vllsi.errors.Unsupported`). No other module tests ``sys.platform``.
 
 Tiers:
 - Linux ``asm``: the compiled inline-asm shim (default when it imports);
@@ -138,16 +138,17 @@ class _Absent(ModuleType):
 
 
 def os_module(name: str) -> ModuleType:
-    """Import ``vllsi.<OS>.<name>``; if this OS has no such module, a stand-in whose
-    attributes are callables raising :class:`vllsi.errors.Unsupported`.
+    """The backend of portable module ``vllsi.<name>`` on this OS:
+    ``vllsi.<OS>.impl.<name>`` (same function names on every OS).
 
-    Only a missing *module* is tolerated: an ImportError raised inside an existing
-    backend module propagates.
+    If this OS has no such module, a stand-in whose attributes are callables
+    raising :class:`vllsi.errors.Unsupported`. Only a missing *module* is
+    tolerated: an ImportError raised inside an existing backend propagates.
     """
-    full = f"vllsi.{OS}.{name}"
+    full = f"vllsi.{OS}.impl.{name}"
     try:
         return importlib.import_module(full)
     except ModuleNotFoundError as exc:
-        if exc.name not in (full, f"vllsi.{OS}"):
+        if exc.name not in (full, f"vllsi.{OS}.impl", f"vllsi.{OS}"):
             raise
         return _Absent(name)

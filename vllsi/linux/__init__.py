@@ -3,8 +3,10 @@
 Every call is a raw ``syscall`` (x86_64) or ``svc #0`` (aarch64) instruction
 through the trampolines of ``_native/`` (tier ``asm``), or libc's ``syscall(2)``
 (tier ``libc``, ``VLLSI_TIER=libc``). Results are decoded by the single error
-factory. Submodules: ``arch`` (numbers), ``fs``, ``proc``; more layers add
-themselves to ``_LAYERS``.
+factory. Raw layers (re-exported here): ``fs``, ``proc``, ``mem``, ``thread``,
+``time``, ``signal``, ``net``, ``event``, ``process``; ``arch`` holds the
+numbers. ``vllsi.linux.impl.<mod>`` implements portable module ``vllsi.<mod>``
+on Linux; ``io`` (engine drivers), ``auxv``, ``vdso``, ``bpf`` stand apart.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from vllsi.linux._syscall import NR, TIER, syscall, syscall_blocking
 __all__ = ["NR", "TIER", "syscall6", "syscall_raw"]
 
 # Layers re-exported here (each defines __all__); a layer not yet written is skipped.
-_LAYERS = ("fs", "proc", "mem", "thread", "time", "signal", "net", "process")
+_LAYERS = ("fs", "proc", "mem", "thread", "time", "signal", "net", "event", "process")
 
 
 def syscall_raw(nr: int, *args: int) -> int:

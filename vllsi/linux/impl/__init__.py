@@ -1,0 +1,1 @@
+"""Linux implementations of the portable modules (``vllsi.<mod>`` -> ``impl.<mod>``)."""
