@@ -126,41 +126,56 @@ def _check_buffer(buf: Any, writable: bool) -> None:
         m.release()
 
 
-def _set(obj: Any, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)
+_osa = object.__setattr__
+_MAX_LEN = 0x7FFFF000
+_MAX_OFF = (1 << 63) - 1
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+def _buf_fields(self: Any, fd: Any, buf: Any, length: Any, last: Any, last_name: str,
+                writable: bool) -> None:
+    # Fast path for the common types; the slow helpers give the precise errors.
+    if type(fd) is not int or not 0 <= fd <= _MAX_FD:
+        fd = _fd(fd)
+    if type(buf) is not bytearray:
+        _check_buffer(buf, writable)
+    if length is not None and (type(length) is not int or not 0 <= length <= _MAX_LEN):
+        _opt_len(length)
+    if last_name == "offset":
+        if type(last) is not int or not -1 <= last <= _MAX_OFF:
+            _int_field(last, "offset", -1, _MAX_OFF)
+    elif type(last) is not int or not 0 <= last <= 0xFFFFFFFF:
+        _int_field(last, "flags", 0, 0xFFFFFFFF)
+    _osa(self, "fd", fd)
+    _osa(self, "buf", buf)
+    _osa(self, "len", length)
+    _osa(self, last_name, last)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class Read:
     """Read up to ``len`` bytes (None: the buffer's size) from ``fd`` into ``buf``
     at ``offset`` (-1: the file position, which then advances)."""
 
     fd: int
-    buf: Any
+    buf: Any = dataclasses.field(repr=False)
     len: int | None = None
     offset: int = -1
 
-    def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
-        _check_buffer(self.buf, True)
-        _opt_len(self.len)
-        _int_field(self.offset, "offset", -1, (1 << 63) - 1)
+    def __init__(self, fd: int, buf: Any, len: int | None = None, offset: int = -1) -> None:
+        _buf_fields(self, fd, buf, len, offset, "offset", True)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class Write:
     """Write ``len`` bytes (None: all) of ``buf`` to ``fd`` at ``offset`` (-1: position)."""
 
     fd: int
-    buf: Any
+    buf: Any = dataclasses.field(repr=False)
     len: int | None = None
     offset: int = -1
 
-    def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
-        _check_buffer(self.buf, False)
-        _opt_len(self.len)
-        _int_field(self.offset, "offset", -1, (1 << 63) - 1)
+    def __init__(self, fd: int, buf: Any, len: int | None = None, offset: int = -1) -> None:
+        _buf_fields(self, fd, buf, len, offset, "offset", False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -171,7 +186,7 @@ class Accept:
     fd: int
 
     def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
+        _osa(self, "fd", _fd(self.fd))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -183,45 +198,39 @@ class Connect:
     address: Any
 
     def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
+        _osa(self, "fd", _fd(self.fd))
         a = self.address
         if isinstance(a, list):
             a = tuple(a)
-            _set(self, "address", a)
+            _osa(self, "address", a)
         if not isinstance(a, (tuple, str, bytes)):
             raise TypeError(f"address must be a tuple or a path, not {type(a).__name__}")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class Send:
-    """send(fd, buf[:len], flags) on a socket."""
+    """send(fd, buf[:len], flags) on a socket (MSG_NOSIGNAL is always added)."""
 
     fd: int
-    buf: Any
+    buf: Any = dataclasses.field(repr=False)
     len: int | None = None
     flags: int = 0
 
-    def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
-        _check_buffer(self.buf, False)
-        _opt_len(self.len)
-        _int_field(self.flags, "flags", 0, 0xFFFFFFFF)
+    def __init__(self, fd: int, buf: Any, len: int | None = None, flags: int = 0) -> None:
+        _buf_fields(self, fd, buf, len, flags, "flags", False)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class Recv:
     """recv(fd, buf[:len], flags) on a socket; 0 means the peer shut down."""
 
     fd: int
-    buf: Any
+    buf: Any = dataclasses.field(repr=False)
     len: int | None = None
     flags: int = 0
 
-    def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
-        _check_buffer(self.buf, True)
-        _opt_len(self.len)
-        _int_field(self.flags, "flags", 0, 0xFFFFFFFF)
+    def __init__(self, fd: int, buf: Any, len: int | None = None, flags: int = 0) -> None:
+        _buf_fields(self, fd, buf, len, flags, "flags", True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -245,7 +254,7 @@ class Close:
     fd: int
 
     def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
+        _osa(self, "fd", _fd(self.fd))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -261,7 +270,7 @@ class Fsync:
     datasync: bool = False
 
     def __post_init__(self) -> None:
-        _set(self, "fd", _fd(self.fd))
+        _osa(self, "fd", _fd(self.fd))
         if not isinstance(self.datasync, bool):
             raise TypeError("datasync must be a bool")
 

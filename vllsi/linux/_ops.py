@@ -188,8 +188,12 @@ def send(fd: int, p: Pin, flags: int) -> int:
 
 
 def accept(fd: int, sb: SockBuf) -> int:
+    return accept_flags(fd, sb, SOCK_CLOEXEC | SOCK_NONBLOCK)
+
+
+def accept_flags(fd: int, sb: SockBuf, flags: int) -> int:
     struct.pack_into("=I", ffi.buffer(sb.cdata), _sockaddr.SOCKADDR_MAX, _sockaddr.SOCKADDR_MAX)
-    return retry(NR_ACCEPT4, fd, sb.addr, sb.len_addr, SOCK_CLOEXEC | SOCK_NONBLOCK)
+    return retry(NR_ACCEPT4, fd, sb.addr, sb.len_addr, flags)
 
 
 def connect(fd: int, sb: SockBuf) -> int:
