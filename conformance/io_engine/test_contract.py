@@ -428,8 +428,8 @@ def test_buffers_referenced_only_by_the_engine_are_pinned(engine: Any,
         gc.collect()
         ops[k:k + 16] = [None] * 16  # the engine holds the only reference now
         gc.collect()
-        if k % 64 == 48:
-            drain(engine, 64)
+        if k % 32 == 16:  # capacity is 32 here: reap as it fills
+            drain(engine, 32)
     gc.collect()
     while len(seen) < 256:
         if not engine.poll(1):
