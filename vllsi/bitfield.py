@@ -483,9 +483,9 @@ def _bad_enum(raw: int, tp: Any, name: str) -> ValueError:
     return ValueError(f"field {name}: bits {raw:#x} hold no member of {tp.__name__}")
 
 
-def _resolve(cls: type, localns: dict[str, Any]) -> list[tuple[str, Any]]:
+def _resolve(cls: type, globalns: dict[str, Any],
+             localns: dict[str, Any]) -> list[tuple[str, Any]]:
     raw = inspect.get_annotations(cls)
-    globalns = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
     ns = {"Bits": Bits, "Reserved": Reserved, **localns, **dict(vars(cls))}
     out = []
     for name, ann in raw.items():
@@ -654,21 +654,22 @@ def bitfield(cls: type | None = None, *, endian: str = "little") -> Any:
     """
     if endian not in _ENDIANS:
         raise ValueError(f"endian must be 'little', 'big' or 'native', not {endian!r}")
-    caller = sys._getframe(1)
-    localns = dict(caller.f_locals) if caller.f_code.co_name != "<module>" else {}
+    caller = sys._getframe(1)  # where the class statement runs: resolves string annotations
+    globalns = caller.f_globals
+    localns = dict(caller.f_locals) if caller.f_locals is not globalns else {}
 
     def decorate(c: type) -> Any:
-        return _build(c, _ENDIANS[endian], localns)
+        return _build(c, _ENDIANS[endian], globalns, localns)
 
     if cls is not None:
         return decorate(cls)
     return decorate
 
 
-def _build(user: type, order: str, localns: dict[str, Any]) -> Any:
+def _build(user: type, order: str, globalns: dict[str, Any], localns: dict[str, Any]) -> Any:
     fields: list[_Field] = []
     layout: list[tuple[str, int, Any]] = []  # (ctypes name, width, field or None)
-    for name, ann in _resolve(user, localns):
+    for name, ann in _resolve(user, globalns, localns):
         spec = _spec_of(name, ann)
         if name in vars(user):
             raise TypeError(f"field {name}: bitfield fields take no default (use zero())")
