@@ -74,7 +74,7 @@ import operator
 import struct
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Final, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "USIZE_BITS",
@@ -220,7 +220,7 @@ def field_mask(offset: int, width: int) -> int:
     Returns: the mask. Raises: TypeError for non-ints; ValueError when the
     field does not fit the word. Availability: everywhere.
     """
-    if 0 <= width and 0 <= offset <= _B - width:
+    if width >= 0 and 0 <= offset <= _B - width:
         return _LOW[width] << offset
     raise _bad_word(offset=offset, width=width)
 
@@ -233,7 +233,7 @@ def extract_bits(value: int, offset: int, width: int) -> int:
     Returns: the field, in 0..2**width-1. Raises: TypeError for non-ints;
     ValueError when a contract is broken. Availability: everywhere.
     """
-    if 0 <= value <= _MAX and 0 <= width and 0 <= offset <= _B - width:
+    if 0 <= value <= _MAX and width >= 0 and 0 <= offset <= _B - width:
         return (value >> offset) & _LOW[width]
     raise _bad_word(value=value, offset=offset, width=width)
 
@@ -248,7 +248,7 @@ def insert_bits(value: int, bits: int, offset: int, width: int) -> int:
     Returns: the new word. Raises: TypeError for non-ints; ValueError when a
     contract is broken. Availability: everywhere.
     """
-    if 0 <= value <= _MAX and 0 <= bits <= _MAX and 0 <= width and 0 <= offset <= _B - width:
+    if 0 <= value <= _MAX and 0 <= bits <= _MAX and width >= 0 and 0 <= offset <= _B - width:
         low = _LOW[width]
         return (value & ~(low << offset)) | ((bits & low) << offset)
     raise _bad_word(value=value, bits=bits, offset=offset, width=width)
@@ -291,7 +291,6 @@ def verify_enum_fits(max_value: int, bits: int) -> None:
 
 # --------------------------------------------------------------------------- elements
 
-_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -333,10 +332,10 @@ class _UInt(int):
         v = int(value)
         if v < 0 or v >> cls.BIT_WIDTH:
             raise ValueError(f"{v} does not fit {cls.__name__}")
-        return super().__new__(cls, v)
+        return int.__new__(cls, v)
 
     @classmethod
-    def from_bits(cls: type[_T], bits: int, /) -> _T:
+    def from_bits(cls, bits: int, /) -> Any:
         return cls(bits)
 
     def to_bits(self) -> int:
@@ -451,15 +450,16 @@ class _Field:
         self.elem_max = (1 << width) - 1
 
 
-_ENDIANS: Final[dict[str, str]] = {"little": "little", "big": "big", "native": sys.byteorder}
+_Order = Literal["little", "big"]
+_ENDIANS: Final[dict[str, _Order]] = {"little": "little", "big": "big",
+                                       "native": sys.byteorder}
 _WORD: Final[dict[int, Any]] = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32,
                                 8: ctypes.c_uint64}
 
 
 def _coerce_int(v: Any, top: int, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        if not isinstance(v, bool):
-            raise TypeError(f"field {name} takes an int, not {type(v).__name__}")
+    if not isinstance(v, int):
+        raise TypeError(f"field {name} takes an int, not {type(v).__name__}")
     if not 0 <= v <= top:
         raise ValueError(f"field {name}: {v} does not fit {top.bit_length()} bits")
     return int(v)
@@ -511,7 +511,7 @@ def _exec(src: str, env: dict[str, Any], fn: str) -> Callable[..., Any]:
     return f
 
 
-def _accessors(f: _Field, word: bool, cname: str, order: str, nbytes: int,
+def _accessors(f: _Field, word: bool, cname: str, order: _Order, nbytes: int,
                qual: str) -> property:
     env: dict[str, Any] = {
         "_conv": f.conv, "_T": f.type, "_ci": _coerce_int, "_cb": _coerce_bool,
@@ -543,7 +543,8 @@ def _accessors(f: _Field, word: bool, cname: str, order: str, nbytes: int,
     elif f.kind == "flag":
         get = f"def g(self):\n    return _conv({raw})\n"
         put = (f"def s(self, v):\n    r = _ce(v, _T, {n!r})\n    if r > {top}:\n"
-               f"        raise ValueError('field {n}: ' + repr(v) + ' does not fit {f.width} bits')\n")
+               f"        raise ValueError('field {n}: ' + repr(v) + "
+               f"' does not fit {f.width} bits')\n")
     else:
         get = f"def g(self):\n    return _T.from_bits({raw})\n"
         put = f"def s(self, v):\n    r = _ci(_T.to_bits(v), {top}, {n!r})\n"
@@ -558,7 +559,8 @@ def _accessors(f: _Field, word: bool, cname: str, order: str, nbytes: int,
     return property(getter, setter, doc=f"{n}: {f.width} bit(s) at bit {f.offset}")
 
 
-def _layout_ok(cls: Any, fields: list[tuple[str, int, int]], order: str, nbytes: int) -> bool:
+def _layout_ok(cls: Any, fields: list[tuple[str, int, int]], order: _Order,
+               nbytes: int) -> bool:
     """Check ctypes put every bitfield where the bit order rule says (else use the wide path)."""
     for cname, offset, width in fields:
         obj = cls()
@@ -568,12 +570,16 @@ def _layout_ok(cls: Any, fields: list[tuple[str, int, int]], order: str, nbytes:
     return True
 
 
+def _raw(obj: Any) -> bytes:
+    return bytes(obj)
+
+
 class _Methods:
     """Methods shared by every generated class (copied into it)."""
 
     SIZE_BITS: ClassVar[int]
     SIZE_BYTES: ClassVar[int]
-    ENDIAN: ClassVar[str]
+    ENDIAN: ClassVar[_Order]
     FIELDS: ClassVar[tuple[tuple[str, int, int], ...]]
 
     def __init__(self, **fields: Any) -> None:
@@ -611,11 +617,11 @@ class _Methods:
 
     def to_int(self) -> int:
         """The integer form (the ``ENDIAN`` reading of the bytes)."""
-        return int.from_bytes(bytes(self), self.ENDIAN)  # type: ignore[call-overload]
+        return int.from_bytes(_raw(self), self.ENDIAN)
 
     def to_bytes(self) -> bytes:
         """A copy of the ``SIZE_BYTES`` bytes."""
-        return bytes(self)  # type: ignore[call-overload]
+        return _raw(self)
 
     def as_bytes(self) -> memoryview:
         """A read-only view of the bytes (no copy)."""
@@ -628,7 +634,7 @@ class _Methods:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return bytes(self) == bytes(other)  # type: ignore[call-overload]
+        return _raw(self) == _raw(other)
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
@@ -666,7 +672,8 @@ def bitfield(cls: type | None = None, *, endian: str = "little") -> Any:
     return decorate
 
 
-def _build(user: type, order: str, globalns: dict[str, Any], localns: dict[str, Any]) -> Any:
+def _build(user: type, order: _Order, globalns: dict[str, Any],
+           localns: dict[str, Any]) -> Any:
     fields: list[_Field] = []
     layout: list[tuple[str, int, Any]] = []  # (ctypes name, width, field or None)
     for name, ann in _resolve(user, globalns, localns):

@@ -199,7 +199,7 @@ class MemoryRegion:
 
     def contains(self, offset: int, size: int = 1) -> bool:
         """Whether ``size`` bytes at ``offset`` lie inside the region."""
-        return 0 <= offset and 0 <= size and offset + size <= self.length
+        return offset >= 0 and size >= 0 and offset + size <= self.length
 
     def close(self) -> None:
         """Release the mapping (idempotent); later accesses raise ValueError."""

@@ -144,14 +144,14 @@ def _make(widths: list[int], endian: str) -> Any:
 def test_layout_matches_hand_packed(widths: list[int], endian: str) -> None:
     cls = _make(widths, endian)
     total = sum(widths)
-    assert cls.SIZE_BITS == total and cls.SIZE_BYTES == total // 8 and cls.ENDIAN == endian
+    assert total == cls.SIZE_BITS and total // 8 == cls.SIZE_BYTES and endian == cls.ENDIAN
 
     @given(st.tuples(*[st.integers(0, (1 << w) - 1) for w in widths]))
     def check(values: tuple[int, ...]) -> None:
         obj = cls.zero()
         for i, v in enumerate(values):
             setattr(obj, f"f{i}", v)
-        want = _hand_pack(list(zip(widths, values)), endian, total)
+        want = _hand_pack(list(zip(widths, values, strict=True)), endian, total)
         assert obj.to_bytes() == want
         back = cls.from_bytes(want)
         assert tuple(getattr(back, f"f{i}") for i in range(len(widths))) == values
@@ -164,7 +164,7 @@ def test_native_endian_is_host_order() -> None:
     import sys
 
     cls = _make([4, 12], "native")
-    assert cls.ENDIAN == sys.byteorder
+    assert sys.byteorder == cls.ENDIAN
     obj = cls(f0=0xA, f1=0x123)
     want = 0xA | (0x123 << 4) if sys.byteorder == "little" else (0xA << 12) | 0x123
     assert obj.to_bytes() == struct.pack("=H", want)

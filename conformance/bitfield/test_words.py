@@ -31,7 +31,7 @@ def ref_extract(v: int, o: int, w: int) -> int:
 
 @pytest.mark.covers("bitfield.USIZE_BITS")
 def test_usize_bits_is_pointer_width() -> None:
-    assert B == struct.calcsize("P") * 8
+    assert struct.calcsize("P") * 8 == B
     assert B in (32, 64)
 
 

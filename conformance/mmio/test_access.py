@@ -145,9 +145,8 @@ def test_region_pins_and_closes() -> None:
             call()
     m.close()
     ba = bytearray(16)
-    with mmio.MemoryRegion(ba):
-        with pytest.raises(BufferError):
-            ba.extend(b"x")  # no resize under the region
+    with mmio.MemoryRegion(ba), pytest.raises(BufferError):
+        ba.extend(b"x")  # no resize under the region
     ba.extend(b"x")
 
 

@@ -21,6 +21,8 @@ typedef struct {
     int closed;
 } MmioWindow;
 
+_Static_assert(sizeof(unsigned long) == 8, "MMIO fast paths assume LP64");
+
 static PyTypeObject MmioWindow_Type;
 
 static int
@@ -61,13 +63,13 @@ mmio_offset(MmioWindow *w, PyObject *o, Py_ssize_t n, int write, uintptr_t *addr
 static int
 mmio_value(PyObject *o, Py_ssize_t n, uint64_t *out)
 {
-    unsigned long long v;
+    unsigned long v; /* 64-bit on LP64 Linux; PyLong_AsUnsignedLong has a small-int fast path */
     if (!PyLong_Check(o)) {
         PyErr_Format(PyExc_TypeError, "value must be an int, not %.100s", Py_TYPE(o)->tp_name);
         return -1;
     }
-    v = PyLong_AsUnsignedLongLong(o);
-    if ((v == (unsigned long long)-1 && PyErr_Occurred()) ||
+    v = PyLong_AsUnsignedLong(o);
+    if ((v == (unsigned long)-1 && PyErr_Occurred()) ||
         (n < 8 && (v >> (8 * n)) != 0)) {
         PyErr_Clear();
         PyErr_Format(PyExc_ValueError, "value %R does not fit %zd unsigned bits", o, 8 * n);

@@ -12,6 +12,7 @@ from typing import Any
 
 from vllsi.errors import unsupported
 
+_f: Any
 try:
     from vllsi.linux import _fast as _f
 
