@@ -76,6 +76,8 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Final, Literal, Protocol, runtime_checkable
 
+from vllsi import _platform
+
 __all__ = [
     "USIZE_BITS",
     "Bitfield",
@@ -252,6 +254,30 @@ def insert_bits(value: int, bits: int, offset: int, width: int) -> int:
         low = _LOW[width]
         return (value & ~(low << offset)) | ((bits & low) << offset)
     raise _bad_word(value=value, bits=bits, offset=offset, width=width)
+
+
+def _accelerator() -> Any:
+    """The compiled fast paths (Linux x86_64/aarch64 shim) if built, else None."""
+    if _platform.OS != "linux" or USIZE_BITS != 64:
+        return None
+    try:
+        _platform._load_native("_fast")  # loads the .so without importing vllsi.linux
+    except ImportError:
+        return None
+    mod = sys.modules.get("vllsi.linux._fast")
+    return mod if hasattr(mod, "bitfield_extract") else None
+
+
+# The pure-Python versions are the reference (and what runs off Linux, or
+# without the compiled shim); the C ones (_native/csrc/fast/bitfield.c) are the
+# same contract at a third of the cost. conformance/bitfield checks they agree.
+_py_extract_bits = extract_bits
+_py_insert_bits = insert_bits
+_accel = _accelerator()
+if _accel is not None:
+    extract_bits = _accel.bitfield_extract
+    insert_bits = _accel.bitfield_insert
+ACCELERATED: Final[bool] = _accel is not None
 
 
 # --------------------------------------------------------------------------- verifiers

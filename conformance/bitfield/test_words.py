@@ -210,3 +210,36 @@ def test_law_set_bit_set_bits(v: int, n: int) -> None:
     assert bf.set_bit(v, n) == bf.set_bits(v, 1 << n) == bf.insert_bits(v, 1, n, 1)
     assert bf.clear_bit(v, n) == bf.clear_bits(v, 1 << n) == bf.insert_bits(v, 0, n, 1)
     assert bf.toggle_bit(v, n) == v ^ bf.field_mask(n, 1)
+
+
+def _outcome(fn: object, *args: object) -> object:
+    try:
+        return fn(*args)  # type: ignore[operator]
+    except (TypeError, ValueError) as exc:
+        return type(exc)
+
+
+any_int = st.one_of(st.integers(-(1 << 70), 1 << 70), st.integers(-2, B + 2), st.just(ALL),
+                    st.booleans(), st.floats(allow_nan=False), st.none())
+
+
+@pytest.mark.covers("bitfield.extract_bits", "bitfield.insert_bits")
+@given(any_int, any_int, any_int, any_int)
+def test_compiled_and_python_versions_agree(v: object, b: object, o: object, w: object) -> None:
+    """On Linux the public extract/insert are C fast paths; the pure-Python versions
+    (used everywhere else) must give the same value or the same exception class."""
+    assert _outcome(bf.extract_bits, v, o, w) == _outcome(bf._py_extract_bits, v, o, w)
+    assert _outcome(bf.insert_bits, v, b, o, w) == _outcome(bf._py_insert_bits, v, b, o, w)
+
+
+@pytest.mark.covers("bitfield.extract_bits", "bitfield.insert_bits")
+def test_accelerated_where_the_shim_is_built() -> None:
+    from vllsi import _platform
+
+    if _platform.OS == "linux" and B == 64:
+        import importlib.util
+
+        built = importlib.util.find_spec("vllsi.linux._fast") is not None
+        assert bf.ACCELERATED == built
+    else:
+        assert not bf.ACCELERATED and bf.extract_bits is bf._py_extract_bits
