@@ -240,6 +240,6 @@ def test_accelerated_where_the_shim_is_built() -> None:
         import importlib.util
 
         built = importlib.util.find_spec("vllsi.linux._fast") is not None
-        assert bf.ACCELERATED == built
+        assert built == bf.ACCELERATED
     else:
         assert not bf.ACCELERATED and bf.extract_bits is bf._py_extract_bits
