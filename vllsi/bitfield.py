@@ -31,6 +31,12 @@ otherwise              ``low << off``  ``(v >> off)&low``  ``(v & ~mask) | ((bit
 The algebraic laws in ``__laws__`` are property-tested in
 ``conformance/bitfield/``.
 
+Everything here is pure Python and works everywhere. Where the Linux shim is
+built (x86_64/aarch64), ``extract_bits`` and ``insert_bits`` are its C fast
+paths (``_native/csrc/fast/bitfield.c``: same contract and errors, ~30 ns
+instead of ~100 ns for a checked Python call); ``ACCELERATED`` says which is
+in use, and a hypothesis test checks the two agree on every input.
+
 ``@bitfield`` types
 -------------------
 ::
