@@ -607,7 +607,7 @@ def _raw(obj: Any) -> bytes:
 
 
 class _Methods:
-    """Methods shared by every generated class (copied into it)."""
+    """Methods shared by every generated class (its first base)."""
 
     SIZE_BITS: ClassVar[int]
     SIZE_BYTES: ClassVar[int]
@@ -671,8 +671,13 @@ class _Methods:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.FIELD_NAMES)  # type: ignore[attr-defined]
-        return f"{type(self).__name__}({inner})"
+        parts = []
+        for name in self.FIELD_NAMES:  # type: ignore[attr-defined]
+            try:
+                parts.append(f"{name}={getattr(self, name)!r}")
+            except ValueError:  # enum bits naming no member
+                parts.append(f"{name}=<invalid>")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 def bitfield(cls: type | None = None, *, endian: str = "little") -> Any:
@@ -728,10 +733,7 @@ def _build(user: type, order: _Order, globalns: dict[str, Any],
         placed.append((cname, offset, width))
         if f is not None:
             f.offset = offset
-    ns: dict[str, Any] = {k: v for k, v in vars(_Methods).items()
-                          if k not in ("__dict__", "__weakref__", "__annotations__", "__doc__",
-                                       "__module__", "__qualname__")}
-    ns.update({k: v for k, v in vars(user).items() if k not in ("__dict__", "__weakref__")})
+    ns = {k: v for k, v in vars(user).items() if k not in ("__dict__", "__weakref__")}
     ns.update(SIZE_BITS=total, SIZE_BYTES=nbytes, ENDIAN=order,
               FIELDS=tuple((f.name, f.offset, f.width) for f in fields),
               FIELD_NAMES=tuple(f.name for f in fields))
@@ -745,4 +747,23 @@ def _build(user: type, order: _Order, globalns: dict[str, Any],
                       else [("_bytes_", ctypes.c_uint8 * nbytes)])
     for f in fields:
         ns[f.name] = _accessors(f, word, f"_bf_{f.name}", order, nbytes, user.__qualname__)
-    return type(user.__name__, (cbase,), ns)
+    bases = tuple(b for b in user.__bases__ if b is not object)
+    # _Methods first: its __init__/__eq__ win over ctypes', and user methods can
+    # reach them with super().
+    new = type(user.__name__, (_Methods, cbase, *bases), ns)
+    _rebind_class_cells(ns, user, new)
+    return new
+
+
+def _rebind_class_cells(ns: dict[str, Any], old: type, new: type) -> None:
+    """Point the ``__class__`` cells of copied methods (zero-argument ``super()``)
+    at the generated class."""
+    for v in ns.values():
+        for f in (v, getattr(v, "__func__", None), getattr(v, "fget", None),
+                  getattr(v, "fset", None)):
+            for cell in getattr(f, "__closure__", None) or ():
+                try:
+                    if cell.cell_contents is old:
+                        cell.cell_contents = new
+                except ValueError:  # empty cell
+                    pass

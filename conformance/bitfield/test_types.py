@@ -435,3 +435,33 @@ def test_as_bytes_mut_writes_through(cls: Any) -> None:
     setattr(over, cls.FIELDS[0][0], 1 if cls is not TcpFlags else 5)
     assert buf != bytearray(cls.SIZE_BYTES)
     assert ctypes.sizeof(cls) == cls.SIZE_BYTES
+
+
+class Describe:
+    """A plain mixin."""
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}:{self.to_bytes().hex()}"  # type: ignore[attr-defined]
+
+
+@pytest.mark.covers(*DECO)
+def test_user_methods_mixins_and_super_survive() -> None:
+    @bitfield(endian="big")
+    class Status(Describe):
+        ready: Bits[1, bool]
+        code: Bits[3, Color]
+        count: Bits[4, int]
+
+        def __repr__(self) -> str:
+            return "<" + super().__repr__() + ">"
+
+        @property
+        def busy(self) -> bool:
+            return not self.ready
+
+    s = Status(ready=True, code=Color.Green, count=9)
+    assert s.describe() == "Status:a9" and s.busy is False
+    assert repr(s) == "<Status(ready=True, code=<Color.Green: 2>, count=9)>"
+    bad = Status.from_bytes(b"\x70")  # code bits 0b111 name no Color
+    assert "code=<invalid>" in repr(bad)
+    assert isinstance(s, Describe) and isinstance(s, ctypes.Structure)
