@@ -10,7 +10,10 @@ under it), checks every offset against its length and every address for
 natural alignment (``ValueError``), and refuses access once closed. No call
 through it can touch memory outside its buffer, so none can crash the
 interpreter; :meth:`MemoryRegion.unsafe_from_address` is the one raw-address
-door, and the caller vouches for that memory.
+door, and the caller vouches for that memory. (One hazard stays the
+mapping's own: a file-backed mapping whose file is truncated by someone else
+faults with SIGBUS on access, as it does through ``mmap`` itself; seal shared
+memfds with ``F_SEAL_SHRINK``.)
 
 Accesses. Every load and store is exactly one access of its width (8, 16, 32
 or 64 bits), performed by its own compiled C function
