@@ -82,7 +82,7 @@ class PyEngine:
         prepared = [self._prepare(op) for op in ops]
         room = self.capacity - self._unreaped
         ids: list[int] = []
-        for op, prep in zip(ops[:room], prepared[:room]):
+        for op, prep in zip(ops[:room], prepared[:room], strict=True):
             self._seq += 1
             sid = self._seq
             self._unreaped += 1
@@ -157,7 +157,7 @@ class PyEngine:
         try:
             if not self._closed:
                 self.shutdown()
-        except Exception:  # noqa: S110 (never raise from a finalizer)
+        except Exception:
             pass
 
 

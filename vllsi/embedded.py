@@ -240,11 +240,10 @@ class SyncEngine(_engine.PyEngine):
 
 def _close_unreaped_accepts(ready: list[_ie.CompletionResult]) -> None:
     """Shutdown closes descriptors that completed Accepts created but nobody reaped."""
+    import contextlib
     import os
 
     for r in ready:
         if r.address is not None and r.result >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(r.result)
-            except OSError:
-                pass

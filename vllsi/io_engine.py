@@ -286,7 +286,8 @@ class Cancel:
         _int_field(self.target, "target", 0, (1 << 63) - 1)
 
 
-CompletionOp = Read | Write | Accept | Connect | Send | Recv | Timeout | Close | Nop | Fsync | Cancel
+CompletionOp = (Read | Write | Accept | Connect | Send | Recv | Timeout | Close | Nop | Fsync
+                | Cancel)
 OP_TYPES: tuple[type, ...] = (Read, Write, Accept, Connect, Send, Recv, Timeout, Close, Nop,
                               Fsync, Cancel)
 

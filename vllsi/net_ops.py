@@ -134,8 +134,8 @@ def accept4(fd: Any, *, nonblocking: bool = True, cloexec: bool = True) -> tuple
     InvalidArgument/EINVAL (not listening), ResourceExhausted/EMFILE. Blocking
     listeners block (GIL released, EINTR retried). Availability: Linux.
     """
-    return tuple(_impl.accept4(fd, _bool(nonblocking, "nonblocking"),  # type: ignore[return-value]
-                               _bool(cloexec, "cloexec")))
+    new, address = _impl.accept4(fd, _bool(nonblocking, "nonblocking"), _bool(cloexec, "cloexec"))
+    return int(new), address
 
 
 def connect(fd: Any, address: Any) -> None:
@@ -193,8 +193,10 @@ def recvmsg(fd: Any, bufsize: int, ancbufsize: int = 0, flags: int = 0
 
     Raises: WouldBlock/EAGAIN, VllsiError/ECONNRESET. Availability: Linux.
     """
-    return tuple(_impl.recvmsg(fd, _int(bufsize, "bufsize"),  # type: ignore[return-value]
-                               _int(ancbufsize, "ancbufsize"), _int(flags, "flags")))
+    data, anc, mflags, address = _impl.recvmsg(fd, _int(bufsize, "bufsize"),
+                                               _int(ancbufsize, "ancbufsize"),
+                                               _int(flags, "flags"))
+    return bytes(data), list(anc), int(mflags), address
 
 
 def shutdown(fd: Any, how: int) -> None:

@@ -5,7 +5,6 @@ Used by conformance/io_engine/test_echo.py (correctness) and benchmarks/bench_ec
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -128,6 +127,8 @@ print(total, checksum, time.perf_counter() - t0)
 
 
 def client_argv(address: tuple[str, int], nconn: int, nmsg: int, seed: int, lo: int,
-                hi: int, prefix: list[str] | None = None) -> list[str]:
-    return [*(prefix or []), sys.executable, "-c", CLIENT, address[0], str(address[1]),
-            str(nconn), str(nmsg), str(seed), str(lo), str(hi)]
+                hi: int) -> list[str]:
+    from conformance._support.cc import python_argv
+
+    return python_argv("-c", CLIENT, address[0], str(address[1]), str(nconn), str(nmsg),
+                       str(seed), str(lo), str(hi))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import itertools
 import mmap
 import os
 import threading
@@ -65,7 +66,7 @@ def test_stack_allocations_never_overlap(reqs: list[tuple[int, int]]) -> None:
         start = IOVec(v).base - base if size else sa.used - size
         assert (base + start) % align == 0 or size == 0
         spans.append((start, start + size))
-    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+    for (a0, a1), (b0, _b1) in itertools.pairwise(spans):
         assert a1 <= b0 and a0 <= a1
 
 

@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from conformance._support.engines import ASYNC_BACKENDS, BACKENDS, EngineBackend, drain, open_fds, require
+from conformance._support.engines import (
+    ASYNC_BACKENDS,
+    BACKENDS,
+    EngineBackend,
+    drain,
+    open_fds,
+    require,
+)
 from vllsi import errors
 from vllsi import io_engine as ie
 
@@ -71,10 +78,10 @@ def test_read_write_at_offsets(engine: Any, datafile: tuple[int, bytes]) -> None
     fd, data = datafile
     bufs = [bytearray(4096) for _ in range(8)]
     offs = [4096 * i + 17 for i in range(8)]
-    ids = engine.submit_many(ie.Read(fd, b, None, o) for b, o in zip(bufs, offs))
+    ids = engine.submit_many(ie.Read(fd, b, None, o) for b, o in zip(bufs, offs, strict=True))
     assert len(set(ids)) == 8
     got = drain(engine, 8)
-    for sid, b, o in zip(ids, bufs, offs):
+    for sid, b, o in zip(ids, bufs, offs, strict=True):
         r = got[sid]
         assert isinstance(r, ie.CompletionResult) and r.result == 4096 and r.error is None
         assert r.value() == 4096
@@ -456,9 +463,9 @@ def test_o_direct_random_reads_qd32(engine: Any, tmp_path: Path) -> None:
         rng = random.Random(5)
         for _ in range(4):
             offs = [rng.randrange(0, size // 4096) * 4096 for _ in range(32)]
-            ids = engine.submit_many(ie.Read(fd, b, None, o) for b, o in zip(bufs, offs))
+            ids = engine.submit_many(ie.Read(fd, b, None, o) for b, o in zip(bufs, offs, strict=True))
             got = drain(engine, 32)
-            for sid, b, o in zip(ids, bufs, offs):
+            for sid, b, o in zip(ids, bufs, offs, strict=True):
                 if got[sid].result == -errno.EINVAL:
                     pytest.skip("environment: O_DIRECT reads refused")
                 assert got[sid].result == 4096

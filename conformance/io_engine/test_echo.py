@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from typing import Any
 
@@ -22,8 +21,7 @@ def test_echo_200_connections_x_100_messages(backend: EngineBackend) -> None:
     nconn, nmsg = (200, 100) if not UNDER_QEMU else (20, 10)
     lfd, addr = listener()
     engine = backend.make(256)
-    prefix = shlex.split(os.environ["VL_QEMU_PREFIX"]) if UNDER_QEMU else None
-    proc = subprocess.Popen(client_argv(addr, nconn, nmsg, 1234, 1, 5000, prefix),
+    proc = subprocess.Popen(client_argv(addr, nconn, nmsg, 1234, 1, 5000),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stats: dict[str, Any] = serve(engine, lfd, nconn)

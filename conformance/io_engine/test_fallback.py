@@ -3,14 +3,12 @@ epoll and warns exactly once."""
 
 from __future__ import annotations
 
-import os
-import shlex
 import subprocess
-import sys
 
 import pytest
 
-from conformance._support import UNDER_QEMU, linux_only, skip
+from conformance._support import linux_only, skip
+from conformance._support.cc import python_argv
 
 CHILD = r'''
 import struct, sys, warnings
@@ -53,9 +51,7 @@ e1.shutdown(); e2.shutdown()
 @pytest.mark.covers("io_engine.create_io_engine", "io_engine.EngineFallbackWarning",
                     "io_engine.IoEngineConfig")
 def test_fallback_to_epoll_warns_once() -> None:
-    argv = [sys.executable, "-c", CHILD]
-    if UNDER_QEMU:
-        argv = shlex.split(os.environ["VL_QEMU_PREFIX"]) + argv
+    argv = python_argv("-c", CHILD)
     p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     if p.stdout.startswith("SECCOMP-REFUSED"):

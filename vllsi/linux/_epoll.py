@@ -32,7 +32,7 @@ _unpack = struct.Struct(_ev._EV_FMT).iter_unpack
 
 
 class _Fd:
-    __slots__ = ("file", "fd", "readable", "readq", "stream", "writable", "writeq")
+    __slots__ = ("fd", "file", "readable", "readq", "stream", "writable", "writeq")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -105,7 +105,7 @@ class EpollDriver(_engine.PyEngine):
         """Drop what the driver knows about ``fd`` (call after closing it outside the
         engine, before its number can be reused). Queued ops on it complete with
         -ECANCELED."""
-        st = self._fds.pop(_ie._fd(fd), None)
+        st: _Fd | None = self._fds.pop(_ie._fd(fd), None)
         if st is not None:
             self._cancel_fd(st)
             _s.syscall(_NR_EPOLL_CTL, self._epfd, _ev.EPOLL_CTL_DEL, st.fd, 0)
@@ -159,10 +159,10 @@ class EpollDriver(_engine.PyEngine):
         elif t is _ie.Cancel:
             self._complete(sid, self._cancel_one(op.target))
         elif t is _ie.Close:
-            st = self._fds.pop(op.fd, None)
-            if st is not None:
-                self._cancel_fd(st)
-                if not st.file:
+            cst: _Fd | None = self._fds.pop(op.fd, None)
+            if cst is not None:
+                self._cancel_fd(cst)
+                if not cst.file:
                     _s.syscall(_NR_EPOLL_CTL, self._epfd, _ev.EPOLL_CTL_DEL, op.fd, 0)
             self._complete(sid, _ops.close(op.fd))
         elif t is _ie.Fsync:

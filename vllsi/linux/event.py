@@ -161,7 +161,8 @@ def _timeout_ns(timeout: Any) -> int | None:
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        raise TypeError("timeout must be a number of seconds or None, "
+                        f"not {type(timeout).__name__}")
     if timeout != timeout:
         raise ValueError("timeout is NaN")
     return max(0, int(timeout * 1e9))

@@ -442,7 +442,7 @@ class IoUringDriver:
         try:
             if not self._closed:
                 self.shutdown()
-        except Exception:  # noqa: S110 (never raise from a finalizer)
+        except Exception:
             pass
 
 

@@ -408,7 +408,8 @@ def _name(nr: int, fd: Any, what: str) -> bytes:
     f = _s.fd_arg(fd)
     sb = _ops.SockBuf()
     _s.check(_s.syscall(nr, f, sb.addr, sb.len_addr), what)
-    return ffi.buffer(sb.cdata, min(sb.length, _SA_MAX))[:]
+    raw: bytes = ffi.buffer(sb.cdata, min(sb.length, _SA_MAX))[:]
+    return raw
 
 
 def getsockname(fd: Any) -> bytes:
