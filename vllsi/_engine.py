@@ -94,6 +94,23 @@ class PyEngine:
             raise _ie.would_block(ids, self.capacity)
         return ids
 
+    def submit_reads(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
+                     ) -> list[int]:
+        """One Read per (buffer, offset) on ``fd``: the batch form (see IOEngine)."""
+        return self._submit_rw(_ie.Read, fd, buffers, offsets)
+
+    def submit_writes(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
+                      ) -> list[int]:
+        """One Write per (buffer, offset) on ``fd``: the batch form (see IOEngine)."""
+        return self._submit_rw(_ie.Write, fd, buffers, offsets)
+
+    def _submit_rw(self, cls: Any, fd: Any, buffers: Iterable[Any],
+                   offsets: Iterable[int]) -> list[int]:
+        bufs, offs = list(buffers), list(offsets)
+        if len(bufs) != len(offs):
+            raise ValueError("buffers and offsets differ in length")
+        return self.submit_many([cls(fd, b, None, o) for b, o in zip(bufs, offs, strict=True)])
+
     def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
         """Reap completions: None waits for one (or a wake), 0 never waits."""
         t = _ie.check_timeout(timeout)

@@ -305,6 +305,48 @@ class IoUringDriver:
         self._stats["submitted"] += len(ids)
         return ids
 
+    def submit_reads(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
+                     ) -> list[int]:
+        """Submit one Read per (buffer, offset) on ``fd`` (each reads the whole buffer):
+        the batch form of :class:`~vllsi.io_engine.Read`, without op objects.
+
+        Raises: as :meth:`submit_many`; ValueError when the lengths differ.
+        """
+        return self._submit_rw(fd, buffers, offsets, False)
+
+    def submit_writes(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
+                      ) -> list[int]:
+        """Submit one Write per (buffer, offset) on ``fd``: the batch form of
+        :class:`~vllsi.io_engine.Write`. Raises: as :meth:`submit_reads`."""
+        return self._submit_rw(fd, buffers, offsets, True)
+
+    def _submit_rw(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int],
+                   write: bool) -> list[int]:
+        if self._closed:
+            raise _ie.closed_error()
+        f = _ie._fd(fd)
+        bufs = buffers if type(buffers) is list else list(buffers)
+        offs = offsets if type(offsets) is list else list(offsets)
+        if len(bufs) != len(offs):
+            raise ValueError("buffers and offsets differ in length")
+        if len(bufs) > self._sq_entries:
+            _precheck([(_ie.Write if write else _ie.Read)(f, b, None, o)
+                       for b, o in zip(bufs, offs, strict=True)])
+        ids: list[int] = []
+        start = 0
+        ring = self._ring
+        while True:
+            got, start, status = ring.prep_rw(f, bufs, offs, write, start)
+            ids.extend(got)
+            self._flush()
+            if status == 0:
+                break
+            if status == 2:
+                self._stats["submitted"] += len(ids)
+                raise _ie.would_block(ids, self.capacity)
+        self._stats["submitted"] += len(ids)
+        return ids
+
     # -- completion ---------------------------------------------------------------
     def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
         """Reap completions: None waits for one (or a wake), 0 never waits.

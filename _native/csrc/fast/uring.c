@@ -528,6 +528,114 @@ rollback:
     return NULL;
 }
 
+/* prep_rw(fd, buffers: list, offsets: list, write: bool) -> (ids, next_index, status):
+ * the batch form of Read/Write ops (no op objects): each buffer is pinned in its
+ * slot (the slot's reference is the buffer itself). Same statuses and rollback as
+ * prep(); the whole batch is validated before anything is published. */
+static PyObject *
+ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyList_Check(args[1]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "prep_rw(fd, buffers: list, offsets: list, write, start)");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (fd < 0 || fd > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
+        return NULL;
+    }
+    PyObject *bufs = args[1], *offs = args[2];
+    int write = PyObject_IsTrue(args[3]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[4]);
+    if (write < 0 || (start == -1 && PyErr_Occurred()))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(bufs);
+    if (PyList_GET_SIZE(offs) != n) {
+        PyErr_SetString(PyExc_ValueError, "buffers and offsets differ in length");
+        return NULL;
+    }
+    if (start < 0 || start > n) {
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return NULL;
+    }
+    PyObject *ids = PyList_New(0);
+    if (!ids)
+        return NULL;
+    uint32_t tail0 = r->tail;
+    Py_ssize_t i = start;
+    int status = 0;
+    for (; i < n; i++) {
+        if (sq_space(r) < 1) {
+            status = 1;
+            break;
+        }
+        if (r->nfree == 0) {
+            status = 2;
+            break;
+        }
+        PyObject *buf = PyList_GET_ITEM(bufs, i);
+        long long off = PyLong_AsLongLong(PyList_GET_ITEM(offs, i));
+        if (off == -1 && PyErr_Occurred())
+            goto rollback;
+        if (off < -1) {
+            PyErr_SetString(PyExc_ValueError, "offset must be >= -1");
+            goto rollback;
+        }
+        uint32_t slot = r->free_list[r->nfree - 1];
+        vl_slot *s = &r->slots[slot];
+        if (PyObject_GetBuffer(buf, &s->view, write ? PyBUF_SIMPLE
+                                                    : (PyBUF_WRITABLE | PyBUF_SIMPLE))) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                PyErr_Clear();
+                PyErr_SetString(PyExc_TypeError, write ? "expected a buffer"
+                                                       : "expected a writable buffer");
+            }
+            goto rollback;
+        }
+        if (s->view.len > 0x7ffff000) {
+            PyBuffer_Release(&s->view);
+            PyErr_SetString(PyExc_ValueError, "buffer larger than 0x7ffff000 bytes");
+            goto rollback;
+        }
+        s->has_view = 1;
+        s->kind = write ? K_WRITE : K_READ;
+        uint64_t ud = (++r->seq << VL_SLOT_BITS) | slot;
+        struct vl_sqe *e = next_sqe(r);
+        e->opcode = write ? OP_WRITE : OP_READ;
+        e->fd = (int32_t)fd;
+        e->addr = (uint64_t)(uintptr_t)s->view.buf;
+        e->len = (uint32_t)s->view.len;
+        e->off = (uint64_t)off;
+        e->user_data = ud;
+        r->nfree--;
+        r->in_flight++;
+        s->sid = ud;
+        Py_INCREF(buf);
+        s->op = buf;
+        PyObject *id = PyLong_FromUnsignedLongLong(ud);
+        if (!id || PyList_Append(ids, id) < 0) {
+            Py_XDECREF(id);
+            goto rollback;
+        }
+        Py_DECREF(id);
+    }
+    vl_store_release(r->sq_tail, r->tail);
+    return Py_BuildValue("(Nni)", ids, i, status);
+rollback:
+    {
+        Py_ssize_t m = PyList_GET_SIZE(ids);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            uint64_t ud = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(ids, j));
+            ring_release_slot(r, (uint32_t)(ud & VL_SLOT_MASK));
+        }
+        r->tail = tail0;
+        Py_DECREF(ids);
+    }
+    return NULL;
+}
+
 static PyObject *
 make_result(vl_ring *r, uint64_t ud, int32_t res, uint32_t flags, PyObject *address)
 {
@@ -721,6 +829,8 @@ ring_owns(vl_ring *r, PyObject *arg)
 static PyMethodDef ring_methods[] = {
     {"prep", (PyCFunction)(void (*)(void))ring_prep, METH_FASTCALL,
      "prep(ops, start) -> (ids, next_index, status)"},
+    {"prep_rw", (PyCFunction)(void (*)(void))ring_prep_rw, METH_FASTCALL,
+     "prep_rw(fd, buffers, offsets, write, start) -> (ids, next_index, status)"},
     {"reap", (PyCFunction)(void (*)(void))ring_reap, METH_FASTCALL,
      "reap([max]) -> list[CompletionResult]"},
     {"raw", (PyCFunction)(void (*)(void))ring_raw, METH_FASTCALL, "internal SQE"},
