@@ -346,16 +346,23 @@ class IoEngineConfig:
         backend: None (probe: io_uring, else epoll on Linux) or a name from
             ``BACKENDS`` of the OS ("io_uring", "epoll", "sync", ...).
         warn_on_fallback: warn once (EngineFallbackWarning) when the probe falls back.
+        batch_submit: io_uring only: ``submit`` fills SQEs and leaves them for the
+            next ``poll`` (one io_uring_enter submits and waits), flushing early
+            only when the SQ ring is full. Off by default: ops then reach the
+            kernel at submit, as on every other driver.
     """
 
     entries: int = 256
     backend: str | None = None
     warn_on_fallback: bool = True
+    batch_submit: bool = False
 
     def __post_init__(self) -> None:
         _int_field(self.entries, "entries", 1, 32768)
         if self.backend is not None and not isinstance(self.backend, str):
             raise TypeError("backend must be a str or None")
+        if not isinstance(self.batch_submit, bool) or not isinstance(self.warn_on_fallback, bool):
+            raise TypeError("batch_submit and warn_on_fallback must be bools")
 
 
 class EngineFallbackWarning(RuntimeWarning):

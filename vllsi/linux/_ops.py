@@ -104,6 +104,44 @@ class SockBuf:
         return _sockaddr.decode(ffi.buffer(self.cdata, n)[:])
 
 
+class FastPin:
+    """A buffer held exported by a memoryview, for the C fast path (tier asm)."""
+
+    __slots__ = ("mv", "n")
+
+    def __init__(self, buf: Any, writable: bool, length: int | None) -> None:
+        try:
+            m = memoryview(buf)
+        except TypeError:
+            what = "a writable buffer" if writable else "a buffer"
+            raise TypeError(f"expected {what}, got {type(buf).__name__}") from None
+        if (writable and m.readonly) or not m.c_contiguous:
+            m.release()
+            raise TypeError("expected a writable contiguous buffer" if writable
+                            else "expected a contiguous buffer")
+        size = m.nbytes
+        if length is None:
+            length = size
+        elif length > size:
+            m.release()
+            raise ValueError(f"len {length} exceeds the buffer's {size} bytes")
+        self.mv = m
+        self.n = length
+
+    def release(self) -> None:
+        self.mv.release()
+
+
+try:
+    from vllsi.linux import _fast as _fastmod
+
+    FAST = _s.TIER == "asm" and hasattr(_fastmod, "engine_rw")
+except ImportError:  # pragma: no cover - no native extension
+    FAST = False
+
+BufPin = FastPin if FAST else Pin
+
+
 def retry(nr: int, *args: int) -> int:
     while True:
         r = _blocking(nr, *args)
@@ -155,9 +193,9 @@ def prepare(op: Any) -> Any:
     """Validate and pin an op for the Python drivers; TypeError/ValueError."""
     t = type(op)
     if t is _ie.Read or t is _ie.Recv:
-        return Pin(op.buf, True, op.len)
+        return BufPin(op.buf, True, op.len)
     if t is _ie.Write or t is _ie.Send:
-        return Pin(op.buf, False, op.len)
+        return BufPin(op.buf, False, op.len)
     if t is _ie.Connect:
         return SockBuf(connect_sockaddr(op.fd, op.address))
     if t is _ie.Accept:
@@ -167,24 +205,42 @@ def prepare(op: Any) -> Any:
     raise TypeError(f"not an engine op: {t.__name__}")
 
 
-def read(fd: int, p: Pin, offset: int) -> int:
-    if offset < 0:
-        return retry(NR_READ, fd, p.addr, p.n)
-    return retry(NR_PREAD, fd, p.addr, p.n, offset)
+if FAST:
+    _rw = _fastmod.engine_rw
 
+    def read(fd: int, p: Any, offset: int) -> int:
+        if offset < 0:
+            return _rw(NR_READ, fd, p.mv, p.n, 0, True)
+        return _rw(NR_PREAD, fd, p.mv, p.n, offset, True)
 
-def write(fd: int, p: Pin, offset: int) -> int:
-    if offset < 0:
-        return retry(NR_WRITE, fd, p.addr, p.n)
-    return retry(NR_PWRITE, fd, p.addr, p.n, offset)
+    def write(fd: int, p: Any, offset: int) -> int:
+        if offset < 0:
+            return _rw(NR_WRITE, fd, p.mv, p.n, 0, False)
+        return _rw(NR_PWRITE, fd, p.mv, p.n, offset, False)
 
+    def recv(fd: int, p: Any, flags: int) -> int:
+        return _rw(NR_RECVFROM, fd, p.mv, p.n, flags, True)
 
-def recv(fd: int, p: Pin, flags: int) -> int:
-    return retry(NR_RECVFROM, fd, p.addr, p.n, flags, 0, 0)
+    def send(fd: int, p: Any, flags: int) -> int:
+        return _rw(NR_SENDTO, fd, p.mv, p.n, flags | MSG_NOSIGNAL, False)
 
+else:
 
-def send(fd: int, p: Pin, flags: int) -> int:
-    return retry(NR_SENDTO, fd, p.addr, p.n, flags | MSG_NOSIGNAL, 0, 0)
+    def read(fd: int, p: Any, offset: int) -> int:
+        if offset < 0:
+            return retry(NR_READ, fd, p.addr, p.n)
+        return retry(NR_PREAD, fd, p.addr, p.n, offset)
+
+    def write(fd: int, p: Any, offset: int) -> int:
+        if offset < 0:
+            return retry(NR_WRITE, fd, p.addr, p.n)
+        return retry(NR_PWRITE, fd, p.addr, p.n, offset)
+
+    def recv(fd: int, p: Any, flags: int) -> int:
+        return retry(NR_RECVFROM, fd, p.addr, p.n, flags, 0, 0)
+
+    def send(fd: int, p: Any, flags: int) -> int:
+        return retry(NR_SENDTO, fd, p.addr, p.n, flags | MSG_NOSIGNAL, 0, 0)
 
 
 def accept(fd: int, sb: SockBuf) -> int:

@@ -213,6 +213,7 @@ class IoUringDriver:
             raise
         self.capacity = 2 * entries
         self.params = p
+        self._eager = not config.batch_submit
         self._stats = {"submitted": 0, "completed": 0, "cancelled": 0, "waits": 0,
                        "enters": 0}
         self._closed = False
@@ -277,7 +278,19 @@ class IoUringDriver:
 
     def submit(self, op: Any) -> int:
         """Submit one op (see IOEngine); returns its SubmissionId."""
-        return self.submit_many([op])[0]
+        if self._closed:
+            raise _ie.closed_error()
+        got, _, status = self._ring.prep([op], 0)
+        if status == 1:  # SQ ring full: flush, then retry
+            self._flush()
+            got, _, status = self._ring.prep([op], 0)
+        if status == 2 or not got:
+            raise _ie.would_block([], self.capacity)
+        if self._eager:
+            self._flush()
+        self._stats["submitted"] += 1
+        sid: int = got[0]
+        return sid
 
     def submit_many(self, ops: Iterable[Any]) -> list[int]:
         """Submit ops in order with one io_uring_enter per SQ-ring's worth.
@@ -296,7 +309,8 @@ class IoUringDriver:
         while True:
             got, start, status = ring.prep(batch, start)
             ids.extend(got)
-            self._flush()
+            if self._eager or status:
+                self._flush()
             if status == 0:
                 break
             if status == 2:
@@ -338,7 +352,8 @@ class IoUringDriver:
         while True:
             got, start, status = ring.prep_rw(f, bufs, offs, write, start)
             ids.extend(got)
-            self._flush()
+            if self._eager or status:
+                self._flush()
             if status == 0:
                 break
             if status == 2:
@@ -359,9 +374,10 @@ class IoUringDriver:
         ring = self._ring
         out: list[_ie.CompletionResult] = ring.reap()
         if out or t == 0.0:
-            if t == 0.0 and not out:
+            if (t == 0.0 and not out) or not self._eager:
                 self._flush()
-                out = ring.reap()
+                if not out:
+                    out = ring.reap()
             self._stats["completed"] += len(out)
             return out
         self._stats["waits"] += 1
