@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance._support import linux_only, skip
+from conformance._support import UNDER_QEMU, linux_only, skip
 from conformance._support.engines import drain
 from vllsi import errors
 from vllsi import io_engine as ie
@@ -25,7 +25,7 @@ def _uring(entries: int = 8) -> Any:
 
     ok, why = IoUringDriver.probe()
     if not ok:
-        skip("environment" if "EPERM" in why else "kernel", why)
+        skip("environment" if UNDER_QEMU or "EPERM" in why else "kernel", why)
     return IoUringDriver(IoEngineConfig(entries=entries))
 
 
