@@ -31,6 +31,9 @@ Every driver honours the same contract (the conformance suite
   buffer and closes the engine's own descriptors; idempotent. The engine is a
   context manager that shuts down on exit.
 
+Threading: one thread at a time may call submit/poll/cancel/shutdown on an
+engine (they are not locked); :meth:`IOEngine.wake` is safe from any thread.
+
 Buffers: any buffer-protocol object (bytearray, memoryview, mmap, AlignedBuffer);
 the engine holds it exported (pinned: a bytearray cannot be resized, an mmap
 cannot be closed) until its completion is reaped or the engine shuts down.

@@ -85,7 +85,8 @@ class EpollDriver(_engine.PyEngine):
         if r == -_errno.EPERM:
             st.file = True  # regular file or directory: epoll refuses, serve at submit
         elif r < 0:
-            st.file = True  # EBADF and friends: the op itself reports the error
+            st.file = True  # EBADF and friends: the op itself reports the error; not
+            return st  # remembered, so a descriptor opened later under that number works
         else:
             typ = _ops.socket_type(fd)
             st.stream = typ == _ops.SOCK_STREAM

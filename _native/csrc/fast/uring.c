@@ -386,6 +386,10 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
         Py_DECREF(o);
         if (d == -1.0 && PyErr_Occurred())
             return -1;
+        if (!(d >= 0.0))
+            d = 0.0;
+        if (d > 9.0e9) /* ~285 years: keeps the conversion defined */
+            d = 9.0e9;
         long long ns = (long long)(d * 1e9);
         if (ns < 0)
             ns = 0;

@@ -178,3 +178,28 @@ def test_drivers_after_shutdown() -> None:
             e.cancel(1)
         e.wake()  # harmless
         assert e.statistics()["in_flight"] == 0
+
+
+@pytest.mark.covers("linux.io.EpollDriver")
+def test_epoll_bad_fd_is_not_remembered() -> None:
+    from vllsi.linux.io import EpollDriver
+
+    e = EpollDriver()
+    try:
+        a, b = socket.socketpair()
+        fd = a.fileno()
+        a.close()
+        bad = e.submit(ie.Recv(fd, bytearray(4)))
+        assert [(x.submission_id, x.result) for x in e.poll(0)] == [(bad, -errno.EBADF)]
+        c, d = socket.socketpair()  # likely the same number
+        try:
+            rid = e.submit(ie.Recv(c.fileno(), bytearray(4)))
+            assert e.poll(0) == []  # waits for data instead of failing with EAGAIN
+            d.send(b"hi")
+            assert drain(e, 1)[rid].result == 2
+        finally:
+            c.close()
+            d.close()
+            b.close()
+    finally:
+        e.shutdown()
