@@ -45,7 +45,19 @@ class _Fd:
 
 
 class EpollDriver(_engine.PyEngine):
-    """Completions from epoll readiness; regular files served at submit."""
+    """epoll_create1 + epoll_pwait2 readiness turned into completions (the IOEngine contract).
+
+    Ops on sockets, pipes and other pollable descriptors are performed (recvfrom,
+    sendto, accept4, read, write, connect + SO_ERROR) when the descriptor is ready;
+    regular files and directories (which epoll refuses with EPERM) are served at
+    submit with pread64/pwrite64 (read/write for offset -1); Fsync and Close run
+    at submit. The wake path is an eventfd registered with the epoll instance.
+    See :mod:`vllsi.linux.io` for what this emulation can and cannot promise.
+
+    Args: config: IoEngineConfig (``capacity`` = 2 x entries unreaped ops).
+    Raises: ResourceExhausted/EMFILE or ENOMEM (epoll_create1, eventfd2).
+    Availability: Linux.
+    """
 
     backend = "epoll"
 

@@ -151,7 +151,12 @@ def _encode_connect(op: Any) -> bytes:
 
 
 class IoUringDriver:
-    """The IOEngine contract over io_uring (see the module docstring).
+    """io_uring_setup + mmap + io_uring_enter: the IOEngine contract over io_uring.
+
+    See the module docstring for the ring protocol, pinning, wake-up and timeouts.
+    Besides the contract it offers :meth:`submit_reads`/:meth:`submit_writes`
+    (batches without op objects), ``params`` (what io_uring_setup reported) and
+    :meth:`probe`.
 
     Args: config: IoEngineConfig (``entries`` = SQ ring size).
     Raises: Unsupported (io_uring refused, or the opcodes/features the contract
