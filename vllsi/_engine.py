@@ -37,6 +37,7 @@ class PyEngine:
         self._unreaped = 0
         self._closed = False
         self._stats = {"submitted": 0, "completed": 0, "cancelled": 0, "waits": 0}
+        self._multishot = 0  # multishot ops in flight (their non-final results do not count)
 
     # -- driver hooks -------------------------------------------------------------
     def _prepare(self, op: Any) -> Any:
@@ -63,8 +64,8 @@ class PyEngine:
         raise NotImplementedError
 
     # -- contract -----------------------------------------------------------------
-    def _complete(self, sid: int, res: int, address: Any = None) -> None:
-        self._ready.append(_ie.make_result(sid, res, 0, address))
+    def _complete(self, sid: int, res: int, address: Any = None, flags: int = 0) -> None:
+        self._ready.append(_ie.make_result(sid, res, flags, address))
 
     def submit(self, op: Any) -> int:
         """Submit one op; returns its SubmissionId (see IOEngine)."""
@@ -122,7 +123,11 @@ class PyEngine:
         elif t == 0.0:
             self._wait(0.0)
         out, self._ready = self._ready, []
-        self._unreaped -= len(out)
+        if self._multishot:
+            more = sum(1 for r in out if r.flags & _ie.CQE_F_MORE)
+            self._unreaped -= len(out) - more
+        else:
+            self._unreaped -= len(out)
         self._stats["completed"] += len(out)
         return out
 

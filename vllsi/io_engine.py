@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 SubmissionId = int
+CQE_F_MORE = 2  # IORING_CQE_F_MORE: every driver sets it on a multishot op's non-final results
 
 _MAX_FD = 0x7FFFFFFF
 
@@ -188,12 +189,22 @@ class Write:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Accept:
     """Accept a connection on listening socket ``fd``. The result is the new
-    descriptor (close-on-exec and non-blocking); ``.address`` is the peer."""
+    descriptor (close-on-exec and non-blocking); ``.address`` is the peer.
+
+    ``multishot=True`` keeps accepting: one completion per connection under the
+    same SubmissionId, each with ``.more`` True while the op stays in flight; the
+    last one (an error, or -ECANCELED after a Cancel) has ``.more`` False.
+    io_uring does it in the kernel (IORING_ACCEPT_MULTISHOT, Linux >= 5.19), the
+    epoll driver re-arms after each accept, SyncEngine accepts once.
+    """
 
     fd: int
+    multishot: bool = False
 
     def __post_init__(self) -> None:
         _osa(self, "fd", _fd(self.fd))
+        if not isinstance(self.multishot, bool):
+            raise TypeError("multishot must be a bool")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -325,6 +336,11 @@ class CompletionResult(NamedTuple):
         return self.result
 
     @property
+    def more(self) -> bool:
+        """True when the op stays in flight and will complete again (multishot)."""
+        return bool(self.flags & CQE_F_MORE)
+
+    @property
     def cancelled(self) -> bool:
         """True when the op completed with -ECANCELED."""
         return self.result == -_errno.ECANCELED
@@ -334,7 +350,8 @@ _result_new = tuple.__new__
 _get_result = operator.itemgetter(1)
 
 
-def make_result(sid: int, res: int, flags: int = 0, address: Any = None) -> CompletionResult:
+def make_result(sid: int, res: int, flags: int = 0, address: Any = None
+                ) -> CompletionResult:
     """Fast constructor used by the drivers."""
     return _result_new(CompletionResult, (sid, res, flags, address))
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from conformance._support import linux_only
 from conformance._support.engines import (
     ASYNC_BACKENDS,
     BACKENDS,
@@ -514,3 +515,56 @@ def test_ops_are_frozen_and_results_decode() -> None:
     assert isinstance(r.error, errors.NotFound) and not r.cancelled
     assert ie.CompletionResult(5, 7).value() == 7
     assert ie.CompletionResult(5, -errno.ECANCELED).cancelled
+
+
+@pytest.mark.covers("io_engine.Accept", "io_engine.CompletionResult", "io_engine.Cancel")
+def test_multishot_accept(aengine: Any) -> None:
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    lst.setblocking(False)
+    clients: list[socket.socket] = []
+    got: list[Any] = []
+    try:
+        sid = aengine.submit(ie.Accept(lst.fileno(), multishot=True))
+        for _ in range(3):
+            clients.append(socket.create_connection(lst.getsockname()))
+        misses = 0
+        while len(got) < 3 and misses < 40:
+            batch = aengine.poll(0.25)
+            misses += not batch
+            got += batch
+        assert len(got) == 3, got
+        assert all(r.submission_id == sid and r.result >= 0 and r.more for r in got)
+        assert sorted(r.address for r in got) == sorted(c.getsockname() for c in clients)
+        cid = aengine.submit(ie.Cancel(sid))
+        fin = drain(aengine, 2)
+        assert fin[cid].result == 0
+        assert fin[sid].result == -errno.ECANCELED and not fin[sid].more
+        assert aengine.statistics()["in_flight"] == 0
+    finally:
+        for r in got:
+            if r.result >= 0:
+                os.close(r.result)
+        for c in clients:
+            c.close()
+        lst.close()
+
+
+@linux_only
+@pytest.mark.covers("io_engine.Accept")
+def test_multishot_accept_on_sync_engine_accepts_once() -> None:
+    from vllsi.embedded import SyncEngine
+
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    c = socket.create_connection(lst.getsockname())
+    with SyncEngine() as e:
+        sid = e.submit(ie.Accept(lst.fileno(), multishot=True))
+        (r,) = e.poll(0)
+        assert r.submission_id == sid and r.result >= 0 and not r.more
+        os.close(r.result)
+        assert e.statistics()["in_flight"] == 0
+    c.close()
+    lst.close()

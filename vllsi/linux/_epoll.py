@@ -150,6 +150,8 @@ class EpollDriver(_engine.PyEngine):
                 if st.writable:
                     self._run_write(st)
         elif t is _ie.Accept:
+            if op.multishot:
+                self._multishot += 1
             st = self._fds.get(op.fd) or self._state(op.fd)
             st.readq.append((sid, op, p))
             self._where[sid] = st
@@ -203,11 +205,18 @@ class EpollDriver(_engine.PyEngine):
             if r == -EAGAIN and not st.file:
                 st.readable = False
                 return
-            q.popleft()
-            del self._where[sid]
             if type(op) is _ie.Accept:
+                if op.multishot and r >= 0:  # stays queued: accept the next one too
+                    self._complete(sid, r, p.decode(), _ie.CQE_F_MORE)
+                    continue
+                q.popleft()
+                del self._where[sid]
+                if op.multishot:
+                    self._multishot -= 1
                 self._complete(sid, r, p.decode() if r >= 0 else None)
             else:
+                q.popleft()
+                del self._where[sid]
                 p.release()
                 self._complete(sid, r)
                 if st.stream and 0 < r < p.n:
@@ -315,8 +324,7 @@ class EpollDriver(_engine.PyEngine):
             for item in q:
                 if item[0] == sid:
                     q.remove(item)
-                    if hasattr(item[2], "release"):
-                        item[2].release()
+                    self._dropped(item[1], item[2])
                     self._complete(sid, -ECANCELED)
                     return 0
         return -_errno.ENOENT  # pragma: no cover
@@ -324,11 +332,16 @@ class EpollDriver(_engine.PyEngine):
     def _cancel_fd(self, st: _Fd) -> None:
         for q in (st.readq, st.writeq):
             while q:
-                sid, _op, p = q.popleft()
+                sid, op, p = q.popleft()
                 self._where.pop(sid, None)
-                if hasattr(p, "release"):
-                    p.release()
+                self._dropped(op, p)
                 self._complete(sid, -ECANCELED)
+
+    def _dropped(self, op: Any, p: Any) -> None:
+        if hasattr(p, "release"):
+            p.release()
+        if type(op) is _ie.Accept and op.multishot:
+            self._multishot -= 1
 
     def _wake(self) -> None:
         _s.syscall(_ops.NR_WRITE, self._wakefd, self._oneaddr, 8)

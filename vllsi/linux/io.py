@@ -150,6 +150,18 @@ def _encode_connect(op: Any) -> bytes:
     return _ops.connect_sockaddr(op.fd, op.address)
 
 
+def _decode_accept(raw: Any) -> Any:
+    """The peer of an Accept: a raw sockaddr, or (multishot) the new fd to ask."""
+    if isinstance(raw, int):
+        from vllsi.linux import net
+
+        try:
+            return _sockaddr.decode(net.getpeername(raw))
+        except errors.VllsiError:
+            return None
+    return _sockaddr.decode(raw)
+
+
 class IoUringDriver:
     """io_uring_setup + mmap + io_uring_enter: the IOEngine contract over io_uring.
 
@@ -249,7 +261,7 @@ class IoUringDriver:
             _u32_at(sq + so["ring_entries"]), sq + so["array"], sqes,
             cqb + co["head"], cqb + co["tail"], _u32_at(cqb + co["ring_mask"]),
             _u32_at(cqb + co["ring_entries"]), cqb + co["cqes"], nslots,
-            _ie.OP_TYPES, _ie.CompletionResult, _encode_connect, _sockaddr.decode,
+            _ie.OP_TYPES, _ie.CompletionResult, _encode_connect, _decode_accept,
         )
         self._sq_entries = p.sq_entries
         self._arg = _ev.ffi.new("uint64_t[3]")  # struct io_uring_getevents_arg

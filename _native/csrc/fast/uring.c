@@ -36,6 +36,8 @@ enum { K_READ, K_WRITE, K_ACCEPT, K_CONNECT, K_SEND, K_RECV, K_TIMEOUT, K_CLOSE,
 #define OP_SEND 26
 #define OP_RECV 27
 #define SQE_IO_HARDLINK (1U << 3)
+#define ACCEPT_MULTISHOT (1U << 0)
+#define CQE_F_MORE (1U << 1)
 #define CANCEL_ALL (1U << 0)
 #define CANCEL_FD (1U << 1)
 #define FSYNC_DATASYNC 1U
@@ -53,6 +55,7 @@ typedef struct {
     Py_buffer view;        /* pinned buffer when has_view */
     int has_view;
     int kind;
+    int multishot;
     struct vl_timespec ts; /* Timeout */
     uint32_t salen;        /* Accept/Connect socklen */
     unsigned char sa[128]; /* struct sockaddr_storage */
@@ -79,7 +82,7 @@ typedef struct {
 } vl_ring;
 
 static PyObject *s_fd, *s_buf, *s_len, *s_offset, *s_flags, *s_duration, *s_target,
-    *s_datasync;
+    *s_datasync, *s_multishot;
 
 static void
 ring_release_slot(vl_ring *r, uint32_t i)
@@ -168,8 +171,9 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         s_duration = PyUnicode_InternFromString("duration");
         s_target = PyUnicode_InternFromString("target");
         s_datasync = PyUnicode_InternFromString("datasync");
+        s_multishot = PyUnicode_InternFromString("multishot");
         if (!s_fd || !s_buf || !s_len || !s_offset || !s_flags || !s_duration || !s_target
-            || !s_datasync)
+            || !s_datasync || !s_multishot)
             return NULL;
     }
     vl_ring *r = PyObject_New(vl_ring, &vl_ring_type);
@@ -279,6 +283,7 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
 
     s->kind = kind;
     s->has_view = 0;
+    s->multishot = 0;
     if (kind == K_READ || kind == K_WRITE || kind == K_SEND || kind == K_RECV) {
         int writable = (kind == K_READ || kind == K_RECV);
         if (attr_long(op, s_fd, &fd))
@@ -409,17 +414,32 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
         e->opcode = OP_ASYNC_CANCEL;
         e->addr = (uint64_t)v;
         break;
-    case K_ACCEPT:
+    case K_ACCEPT: {
         if (attr_long(op, s_fd, &fd))
             return -1;
+        o = PyObject_GetAttr(op, s_multishot);
+        if (!o)
+            return -1;
+        int multi = PyObject_IsTrue(o);
+        Py_DECREF(o);
+        if (multi < 0)
+            return -1;
         s->salen = sizeof(s->sa);
+        s->multishot = multi;
         e = next_sqe(r);
         e->opcode = OP_ACCEPT;
         e->fd = (int32_t)fd;
-        e->addr = (uint64_t)(uintptr_t)s->sa;
-        e->off = (uint64_t)(uintptr_t)&s->salen;
+        if (multi) {
+            /* One SQE, one CQE per connection (F_MORE while armed). The kernel would
+             * overwrite one sockaddr before we reap, so the peer is asked per fd. */
+            e->ioprio = ACCEPT_MULTISHOT;
+        } else {
+            e->addr = (uint64_t)(uintptr_t)s->sa;
+            e->off = (uint64_t)(uintptr_t)&s->salen;
+        }
         e->op_flags = VL_SOCK_CLOEXEC | VL_SOCK_NONBLOCK;
         break;
+    }
     case K_CONNECT: {
         if (attr_long(op, s_fd, &fd))
             return -1;
@@ -703,7 +723,9 @@ ring_reap(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             res = 0;
         else if (s->kind == K_ACCEPT && res >= 0) {
             uint32_t n = s->salen < sizeof(s->sa) ? s->salen : sizeof(s->sa);
-            PyObject *raw = PyBytes_FromStringAndSize((const char *)s->sa, n);
+            /* decode(bytes) decodes a sockaddr; decode(fd) asks getpeername (multishot) */
+            PyObject *raw = s->multishot ? PyLong_FromLong(res)
+                                         : PyBytes_FromStringAndSize((const char *)s->sa, n);
             if (raw) {
                 address = PyObject_CallOneArg(r->decode, raw);
                 Py_DECREF(raw);
@@ -714,7 +736,8 @@ ring_reap(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
                 address = Py_None;
             }
         }
-        ring_release_slot(r, i);
+        if (!(s->multishot && (c.flags & CQE_F_MORE)))
+            ring_release_slot(r, i); /* a multishot op keeps its slot while armed */
         PyObject *res_obj = make_result(r, c.user_data, res, c.flags, address);
         if (!res_obj || PyList_Append(out, res_obj) < 0) {
             Py_XDECREF(res_obj);
