@@ -392,6 +392,7 @@ def test_shutdown_with_ops_in_flight(backend: EngineBackend, tmp_path: Path) -> 
     with e:
         e.submit(ie.Timeout(300))
         e.submit(ie.Accept(lst.fileno()))
+        e.submit(ie.Accept(lst.fileno(), multishot=True))
         for buf in bufs:
             e.submit(ie.Recv(a.fileno(), buf))
         # An Accept that may complete but is never reaped: its new fd must not leak.

@@ -158,7 +158,7 @@ def _decode_accept(raw: Any) -> Any:
         try:
             return _sockaddr.decode(net.getpeername(raw))
         except errors.VllsiError:
-            return None
+            return ""  # the peer is already gone (still an Accept result: never None)
     return _sockaddr.decode(raw)
 
 
