@@ -1,0 +1,132 @@
+"""Raw memory syscalls (vllsi.linux.mem), differential against mmap and /proc."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap as _mmap
+import os
+
+import pytest
+
+from conformance._support import linux_only
+from vllsi import errors, linux
+from vllsi.types import PAGE_SIZE
+
+pytestmark = linux_only
+
+CONSTS = ["PROT_NONE", "PROT_READ", "PROT_WRITE", "PROT_EXEC", "MAP_SHARED", "MAP_PRIVATE",
+          "MAP_FIXED", "MAP_ANONYMOUS", "MAP_NORESERVE", "MAP_POPULATE", "MAP_STACK",
+          "MAP_HUGETLB", "MADV_NORMAL", "MADV_RANDOM", "MADV_SEQUENTIAL", "MADV_WILLNEED",
+          "MADV_DONTNEED", "MADV_FREE", "MADV_REMOVE", "MADV_DONTFORK", "MADV_DOFORK",
+          "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_DONTDUMP", "MADV_DODUMP"]
+OTHER = ["MAP_FIXED_NOREPLACE", "MAP_HUGE_SHIFT", "MFD_ALLOW_SEALING", "MFD_CLOEXEC",
+         "MFD_HUGETLB", "MREMAP_DONTUNMAP", "MREMAP_FIXED", "MREMAP_MAYMOVE"]
+
+
+@pytest.mark.covers(*(f"linux.{n}" for n in CONSTS + OTHER))
+def test_constants_match_mmap_module_and_headers() -> None:
+    for n in CONSTS:
+        if hasattr(_mmap, n):
+            assert getattr(linux, n) == getattr(_mmap, n), n
+    src = "#define _GNU_SOURCE\n#include <stdio.h>\n#include <sys/mman.h>\n#include <linux/mman.h>\nint main(void){"
+    src += "".join(f'printf("{n} %ld\\n", (long){n});' for n in CONSTS + OTHER)
+    src += "return 0;}"
+    from conformance._support.cc import run_c
+
+    got = dict(line.split() for line in run_c(src).splitlines())
+    for n in CONSTS + OTHER:
+        assert int(got[n]) == getattr(linux, n), n
+
+
+def _perms(addr: int) -> str | None:
+    with open("/proc/self/maps") as f:
+        for line in f:
+            rng, perms = line.split()[:2]
+            lo, hi = (int(x, 16) for x in rng.split("-"))
+            if lo <= addr < hi:
+                return perms
+    return None
+
+
+@pytest.mark.covers("linux.mmap", "linux.munmap", "linux.mprotect", "linux.madvise")
+def test_mmap_protect_advise_munmap() -> None:
+    a = linux.mmap(0, 2 * PAGE_SIZE, linux.PROT_READ | linux.PROT_WRITE,
+                   linux.MAP_PRIVATE | linux.MAP_ANONYMOUS)
+    assert a % PAGE_SIZE == 0
+    assert _perms(a) == "rw-p"
+    ctypes.memset(a, 0x5A, 2 * PAGE_SIZE)
+    assert ctypes.string_at(a + PAGE_SIZE, 4) == b"ZZZZ"
+    linux.madvise(a, 2 * PAGE_SIZE, linux.MADV_DONTNEED)
+    assert ctypes.string_at(a, 4) == bytes(4)
+    linux.mprotect(a, PAGE_SIZE, linux.PROT_READ)
+    assert _perms(a) == "r--p" and _perms(a + PAGE_SIZE) == "rw-p"
+    linux.munmap(a, 2 * PAGE_SIZE)
+    assert _perms(a) is None
+
+
+@pytest.mark.covers("linux.mmap", "linux.munmap", "linux.madvise", "linux.mprotect")
+def test_errors_and_validation() -> None:
+    with pytest.raises(errors.InvalidArgument) as ei:
+        linux.mmap(0, PAGE_SIZE, linux.PROT_READ, linux.MAP_ANONYMOUS)  # neither SHARED nor PRIVATE
+    assert ei.value.syscall == "mmap"
+    with pytest.raises(ValueError):
+        linux.mmap(0, 0, linux.PROT_READ, linux.MAP_PRIVATE | linux.MAP_ANONYMOUS)
+    with pytest.raises(TypeError):
+        linux.mmap(0, "1", 0, 0)  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidArgument):
+        linux.munmap(1, PAGE_SIZE)  # unaligned
+    with pytest.raises(errors.InvalidArgument):
+        linux.madvise(0x10000, PAGE_SIZE, 9999)
+    with pytest.raises(ValueError):
+        linux.mprotect(-1, PAGE_SIZE, 0)
+    with pytest.raises(errors.BadDescriptor):
+        linux.mmap(0, PAGE_SIZE, linux.PROT_READ, linux.MAP_SHARED, 1_000_000)
+
+
+@pytest.mark.covers("linux.mremap")
+def test_mremap_grow_with_maymove() -> None:
+    a = linux.mmap(0, PAGE_SIZE, linux.PROT_READ | linux.PROT_WRITE,
+                   linux.MAP_PRIVATE | linux.MAP_ANONYMOUS)
+    ctypes.memset(a, 0x33, PAGE_SIZE)
+    b = linux.mremap(a, PAGE_SIZE, 4 * PAGE_SIZE, linux.MREMAP_MAYMOVE)
+    assert ctypes.string_at(b, 4) == b"3333"
+    assert ctypes.string_at(b + 3 * PAGE_SIZE, 4) == bytes(4)
+    linux.munmap(b, 4 * PAGE_SIZE)
+    with pytest.raises(errors.VllsiError):
+        linux.mremap(b, PAGE_SIZE, 2 * PAGE_SIZE, 0)
+
+
+@pytest.mark.covers("linux.mlock")
+def test_mlock_locks_pages() -> None:
+    a = linux.mmap(0, PAGE_SIZE, linux.PROT_READ | linux.PROT_WRITE,
+                   linux.MAP_PRIVATE | linux.MAP_ANONYMOUS)
+    try:
+        try:
+            linux.mlock(a, PAGE_SIZE)
+        except (errors.ResourceExhausted, errors.PermissionDenied) as e:
+            pytest.skip(f"privilege: RLIMIT_MEMLOCK refuses mlock ({e})")
+        with open("/proc/self/smaps") as f:
+            text = f.read()
+        block = text[text.index(f"{a:x}-"):]
+        locked = next(line for line in block.splitlines() if line.startswith("Locked:"))
+        assert int(locked.split()[1]) >= PAGE_SIZE // 1024
+    finally:
+        linux.munmap(a, PAGE_SIZE)
+
+
+@pytest.mark.covers("linux.memfd_create")
+def test_memfd_create() -> None:
+    fd = linux.memfd_create("vllsi-test", linux.MFD_CLOEXEC)
+    try:
+        assert os.readlink(f"/proc/self/fd/{fd}") == "/memfd:vllsi-test (deleted)"
+        assert not os.get_inheritable(fd)
+        os.write(fd, b"abc")
+        assert os.pread(fd, 3, 0) == b"abc"
+    finally:
+        os.close(fd)
+    with pytest.raises(ValueError):
+        linux.memfd_create("a\0b")
+    with pytest.raises(ValueError):
+        linux.memfd_create("x" * 250)
+    with pytest.raises(errors.InvalidArgument):
+        linux.memfd_create("x", 0x7000_0000)
