@@ -1,0 +1,110 @@
+/* Thread fast paths: sequentially consistent 32-bit atomics on a word whose
+ * address vllsi.thread has validated (4-byte aligned, inside a buffer it keeps
+ * exported), the building blocks of its futex Mutex/Condvar/SpinLock/Semaphore. */
+
+static int
+addr_arg(PyObject *o, uint32_t **p)
+{
+    unsigned long long a = PyLong_AsUnsignedLongLong(o);
+    if (a == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    if (a == 0 || (a & 3)) {
+        PyErr_SetString(PyExc_ValueError, "futex word address must be non-null and 4-aligned");
+        return -1;
+    }
+    *p = (uint32_t *)(uintptr_t)a;
+    return 0;
+}
+
+static int
+u32_arg(PyObject *o, uint32_t *v)
+{
+    long long x = PyLong_AsLongLong(o);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (x < -0x80000000LL || x > 0xffffffffLL) {
+        PyErr_SetString(PyExc_ValueError, "value does not fit 32 bits");
+        return -1;
+    }
+    *v = (uint32_t)x;
+    return 0;
+}
+
+/* atomic_cas32(addr, expected, desired) -> the old value */
+static PyObject *
+fast_atomic_cas32(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t *p, e, d;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "atomic_cas32(addr, expected, desired)");
+        return NULL;
+    }
+    if (addr_arg(args[0], &p) || u32_arg(args[1], &e) || u32_arg(args[2], &d))
+        return NULL;
+    __atomic_compare_exchange_n(p, &e, d, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return PyLong_FromUnsignedLong(e);
+}
+
+/* atomic_xchg32(addr, value) -> the old value */
+static PyObject *
+fast_atomic_xchg32(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t *p, v;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "atomic_xchg32(addr, value)");
+        return NULL;
+    }
+    if (addr_arg(args[0], &p) || u32_arg(args[1], &v))
+        return NULL;
+    return PyLong_FromUnsignedLong(__atomic_exchange_n(p, v, __ATOMIC_SEQ_CST));
+}
+
+/* atomic_add32(addr, delta) -> the old value (wrapping) */
+static PyObject *
+fast_atomic_add32(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t *p, v;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "atomic_add32(addr, delta)");
+        return NULL;
+    }
+    if (addr_arg(args[0], &p) || u32_arg(args[1], &v))
+        return NULL;
+    return PyLong_FromUnsignedLong(__atomic_fetch_add(p, v, __ATOMIC_SEQ_CST));
+}
+
+static PyObject *
+fast_atomic_load32(PyObject *self, PyObject *arg)
+{
+    uint32_t *p;
+    if (addr_arg(arg, &p))
+        return NULL;
+    return PyLong_FromUnsignedLong(__atomic_load_n(p, __ATOMIC_SEQ_CST));
+}
+
+static PyObject *
+fast_atomic_store32(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t *p, v;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "atomic_store32(addr, value)");
+        return NULL;
+    }
+    if (addr_arg(args[0], &p) || u32_arg(args[1], &v))
+        return NULL;
+    __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+    Py_RETURN_NONE;
+}
+
+PyMethodDef vllsi_fast_thread[] = {
+    {"atomic_cas32", (PyCFunction)(void (*)(void))fast_atomic_cas32, METH_FASTCALL,
+     "atomic_cas32(addr, expected, desired) -> old value (seq_cst)."},
+    {"atomic_xchg32", (PyCFunction)(void (*)(void))fast_atomic_xchg32, METH_FASTCALL,
+     "atomic_xchg32(addr, value) -> old value (seq_cst)."},
+    {"atomic_add32", (PyCFunction)(void (*)(void))fast_atomic_add32, METH_FASTCALL,
+     "atomic_add32(addr, delta) -> old value (seq_cst, wrapping)."},
+    {"atomic_load32", fast_atomic_load32, METH_O, "atomic_load32(addr) -> value (seq_cst)."},
+    {"atomic_store32", (PyCFunction)(void (*)(void))fast_atomic_store32, METH_FASTCALL,
+     "atomic_store32(addr, value) (seq_cst)."},
+    {NULL, NULL, 0, NULL},
+};
