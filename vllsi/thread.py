@@ -51,6 +51,7 @@ WAIT_TIMEOUT | WAIT_INTR``; ``futex_wake(addr, n, shared) -> int``;
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import threading
 import time as _time
@@ -79,13 +80,13 @@ __all__ = [
 ]
 
 _impl = _platform.os_module("thread")
-_cas = _impl.cas32
-_xchg = _impl.xchg32
-_add = _impl.add32
-_load = _impl.load32
-_store = _impl.store32
-_wait = _impl.futex_wait
-_wake = _impl.futex_wake
+_cas: Callable[[int, int, int], int] = _impl.cas32
+_xchg: Callable[[int, int], int] = _impl.xchg32
+_add: Callable[[int, int], int] = _impl.add32
+_load: Callable[[int], int] = _impl.load32
+_store: Callable[[int, int], None] = _impl.store32
+_wait: Callable[[int, int, float | None, bool], int] = _impl.futex_wait
+_wake: Callable[[int, int, bool], int] = _impl.futex_wake
 _OK, _TIMEOUT = 0, 1
 _MAX_WAKE = 0x7FFFFFFF
 _MIN_STACK = 64 * 1024
@@ -278,10 +279,8 @@ def thread_detach(h: ThreadHandle) -> None:
 
 def _join_at_exit() -> None:
     for h in list(_joinable):
-        try:
+        with contextlib.suppress(Exception):
             thread_join(h)
-        except Exception:
-            pass
 
 
 import atexit  # noqa: E402

@@ -94,7 +94,7 @@ except ImportError:  # pragma: no cover
 _keep: dict[int, Any] = {}  # cffi handles of running threads (until their entry ends)
 
 if _tffi is not None:
-    @_tffi.def_extern()  # type: ignore[misc]
+    @_tffi.def_extern()  # type: ignore[untyped-decorator]
     def _vllsi_thread_entry(arg: Any) -> None:
         key = int(_tffi.cast("uintptr_t", arg))
         try:
