@@ -352,3 +352,27 @@ def test_aligned_buffer_for_o_direct(tmp_path: object) -> None:
         b.close()
     with pytest.raises(ValueError):
         memory.AlignedBuffer(4096, 1000)
+
+
+@pytest.mark.covers("memory.os_advise")
+def test_advise_accepts_exactly_memadvice_values() -> None:
+    valid = {int(a) for a in MemAdvice}
+    m = memory.os_alloc(PAGE_SIZE)
+    try:
+        for v in range(-2, 40):
+            if v in valid:
+                if v in (int(MemAdvice.Remove), int(MemAdvice.HugePage), int(MemAdvice.NoHugePage)):
+                    continue  # the kernel may refuse these for private or THP-less memory
+                memory.os_advise(m, v)
+                memory.os_advise(m, MemAdvice(v))
+            else:
+                with pytest.raises(ValueError):
+                    memory.os_advise(m, v)
+        with pytest.raises(ValueError):
+            memory.os_advise(m, 1 << 80)
+        with pytest.raises(TypeError):
+            memory.os_advise(m, True)
+        with pytest.raises(TypeError):
+            memory.os_advise(m, 1.0)  # type: ignore[arg-type]
+    finally:
+        m.close()

@@ -14,7 +14,8 @@ from vllsi.linux import _syscall as _s
 from vllsi.linux import mem as _m
 from vllsi.types import PAGE_SIZE
 
-__all__ = ["ADVISE_CALL", "Region", "advise", "map_huge", "map_pages", "protect", "unmap"]
+__all__ = ["ADVISE_CALL", "Region", "advise", "map_huge", "map_pages", "os_advise_fast",
+           "protect", "unmap"]
 
 
 def _region_type() -> Any:
@@ -88,8 +89,14 @@ def protect(address: int, length: int, prot: int) -> None:
 
 ADVISE_CALL = "madvise"
 
+os_advise_fast: Any = None  # the whole of os_advise in C (asm tier), or None
+
 if _s.TIER == "asm" and Region is not object:
+    from vllsi.linux import _fast
+
+    _fast.set_error_factory(lambda code, name: errors.from_errno(code, syscall=name))
     advise: Any = Region._madvise
+    os_advise_fast = _fast.os_advise
 else:
     def advise(mapping: Any, advice: int) -> int:
         return _syscall(_NR_MADVISE, mapping.address, mapping._plen, advice)
