@@ -89,7 +89,18 @@ _wait: Callable[[int, int, float | None, bool], int] = _impl.futex_wait
 _wake: Callable[[int, int, bool], int] = _impl.futex_wake
 _OK, _TIMEOUT = 0, 1
 _MAX_WAKE = 0x7FFFFFFF
-_MIN_STACK = 64 * 1024
+
+
+def _stack_min() -> int:
+    import os
+
+    try:
+        return max(64 * 1024, int(os.sysconf("SC_THREAD_STACK_MIN")))
+    except (AttributeError, ValueError, OSError):
+        return 64 * 1024
+
+
+_MIN_STACK = _stack_min()  # 64 KiB for CPython itself, or the libc's minimum if larger
 
 
 def get_thread_id() -> int:
@@ -201,8 +212,9 @@ def thread_spawn(entry: Callable[[Any], Any], arg: Any = None, stack_size: int |
 
     Args:
         entry: a callable taking one argument; arg: passed to it.
-        stack_size: bytes (rounded up to whole pages, at least 64 KiB so that
-            CPython itself fits), or None for the OS default. It is the thread's
+        stack_size: bytes (rounded up to whole pages; at least 64 KiB so that
+            CPython itself fits, and at least PTHREAD_STACK_MIN, 128 KiB on
+            aarch64 glibc), or None for the OS default. It is the thread's
             real stack: glibc maps exactly that much (guard page and static TLS
             come out of it).
         name: the thread's name (``threading.current_thread().name`` inside it,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import mmap as _mmap
 import os
 
 import pytest
 
-from conformance._support import linux_only
+from conformance._support import UNDER_QEMU, linux_only
 from vllsi import errors, linux
 from vllsi.types import PAGE_SIZE
 
@@ -23,11 +24,18 @@ OTHER = ["MAP_FIXED_NOREPLACE", "MAP_HUGE_SHIFT", "MFD_ALLOW_SEALING", "MFD_CLOE
          "MFD_HUGETLB", "MREMAP_DONTUNMAP", "MREMAP_FIXED", "MREMAP_MAYMOVE"]
 
 
+STDLIB = [n for n in CONSTS if hasattr(_mmap, n)] + [n for n in ("MFD_CLOEXEC", "MFD_ALLOW_SEALING", "MFD_HUGETLB") if hasattr(os, n)]
+
+
+@pytest.mark.covers(*(f"linux.{n}" for n in STDLIB))
+def test_constants_match_stdlib() -> None:
+    for n in STDLIB:
+        assert getattr(linux, n) == getattr(_mmap, n, getattr(os, n, None)), n
+    assert linux.PROT_NONE == 0
+
+
 @pytest.mark.covers(*(f"linux.{n}" for n in CONSTS + OTHER))
-def test_constants_match_mmap_module_and_headers() -> None:
-    for n in CONSTS:
-        if hasattr(_mmap, n):
-            assert getattr(linux, n) == getattr(_mmap, n), n
+def test_constants_match_headers() -> None:
     src = "#define _GNU_SOURCE\n#include <stdio.h>\n#include <sys/mman.h>\n#include <linux/mman.h>\nint main(void){"
     src += "".join(f'printf("{n} %ld\\n", (long){n});' for n in CONSTS + OTHER)
     src += "return 0;}"
@@ -75,15 +83,16 @@ def test_errors_and_validation() -> None:
         linux.mmap(0, "1", 0, 0)  # type: ignore[arg-type]
     with pytest.raises(errors.InvalidArgument):
         linux.munmap(1, PAGE_SIZE)  # unaligned
-    with pytest.raises(errors.InvalidArgument):
-        linux.madvise(0x10000, PAGE_SIZE, 9999)
+    if not UNDER_QEMU:  # qemu-user emulates madvise and accepts any advice
+        with pytest.raises(errors.InvalidArgument):
+            linux.madvise(0x10000, PAGE_SIZE, 9999)
     with pytest.raises(ValueError):
         linux.mprotect(-1, PAGE_SIZE, 0)
     with pytest.raises(errors.BadDescriptor):
         linux.mmap(0, PAGE_SIZE, linux.PROT_READ, linux.MAP_SHARED, 1_000_000)
 
 
-@pytest.mark.covers("linux.mremap")
+@pytest.mark.covers("linux.mremap", "linux.MREMAP_MAYMOVE")
 def test_mremap_grow_with_maymove() -> None:
     a = linux.mmap(0, PAGE_SIZE, linux.PROT_READ | linux.PROT_WRITE,
                    linux.MAP_PRIVATE | linux.MAP_ANONYMOUS)
@@ -130,3 +139,63 @@ def test_memfd_create() -> None:
         linux.memfd_create("x" * 250)
     with pytest.raises(errors.InvalidArgument):
         linux.memfd_create("x", 0x7000_0000)
+
+
+@pytest.mark.covers("linux.mmap", "linux.MAP_FIXED", "linux.MAP_FIXED_NOREPLACE", "linux.mremap",
+                    "linux.MREMAP_FIXED", "linux.MREMAP_DONTUNMAP", "linux.MAP_NORESERVE")
+def test_fixed_mappings_and_moves() -> None:
+    if UNDER_QEMU:
+        pytest.skip("environment: qemu-user manages the guest address space itself (no MAP_FIXED_NOREPLACE)")
+    rw, anon = linux.PROT_READ | linux.PROT_WRITE, linux.MAP_PRIVATE | linux.MAP_ANONYMOUS
+    a = linux.mmap(0, 4 * PAGE_SIZE, rw, anon | linux.MAP_NORESERVE)
+    try:
+        ctypes.memset(a, 1, 4 * PAGE_SIZE)
+        with pytest.raises(errors.AlreadyExists):  # something is mapped there
+            linux.mmap(a, PAGE_SIZE, rw, anon | linux.MAP_FIXED_NOREPLACE)
+        b = linux.mmap(a + PAGE_SIZE, PAGE_SIZE, rw, anon | linux.MAP_FIXED)  # replaces one page
+        assert b == a + PAGE_SIZE and ctypes.string_at(b, 1) == b"\0"
+        assert ctypes.string_at(a, 1) == b"\1"
+        # move page 0 onto page 3, keeping page 0 mapped (and empty) with DONTUNMAP
+        c = linux.mremap(a, PAGE_SIZE, PAGE_SIZE,
+                         linux.MREMAP_MAYMOVE | linux.MREMAP_FIXED, a + 3 * PAGE_SIZE)
+        assert c == a + 3 * PAGE_SIZE and ctypes.string_at(c, 1) == b"\1"
+        assert _perms(a) is None
+        ctypes.memset(c, 7, 1)
+        try:
+            d = linux.mremap(c, PAGE_SIZE, PAGE_SIZE, linux.MREMAP_MAYMOVE | linux.MREMAP_DONTUNMAP)
+        except errors.InvalidArgument:
+            pytest.skip("kernel: MREMAP_DONTUNMAP refused (needs Linux >= 5.7)")
+        assert ctypes.string_at(d, 1) == b"\7" and _perms(c) is not None
+        linux.munmap(d, PAGE_SIZE)
+    finally:
+        linux.munmap(a, 4 * PAGE_SIZE)
+
+
+@pytest.mark.covers("linux.MAP_HUGETLB", "linux.MAP_HUGE_SHIFT", "linux.MFD_HUGETLB")
+def test_hugetlb_flags_reach_the_kernel() -> None:
+    if UNDER_QEMU:
+        pytest.skip("environment: qemu-user does not pass MAP_HUGETLB through")
+    # 2 MiB pages encoded as log2 << MAP_HUGE_SHIFT: either the kernel maps them
+    # (smaps says 2048 kB pages) or refuses for lack of reserved pages (ENOMEM)
+    size = 2 << 20
+    flags = linux.MAP_PRIVATE | linux.MAP_ANONYMOUS | linux.MAP_HUGETLB | (21 << linux.MAP_HUGE_SHIFT)
+    try:
+        a = linux.mmap(0, size, linux.PROT_READ | linux.PROT_WRITE, flags)
+    except errors.ResourceExhausted:
+        # refused for lack of reserved huge pages: the same size in normal pages maps fine,
+        # so the flags did reach the kernel
+        with open("/proc/meminfo") as f:
+            free = [int(line.split()[1]) for line in f if line.startswith("HugePages_Free:")]
+        assert free == [] or free[0] == 0 or UNDER_QEMU
+        b = linux.mmap(0, size, linux.PROT_READ, linux.MAP_PRIVATE | linux.MAP_ANONYMOUS)
+        linux.munmap(b, size)
+        fd = None
+        with contextlib.suppress(errors.InvalidArgument, errors.ResourceExhausted, errors.Unsupported):
+            fd = linux.memfd_create("huge", linux.MFD_HUGETLB | linux.MFD_CLOEXEC)
+        if fd is not None:
+            os.close(fd)
+        return
+    try:
+        assert a % size == 0
+    finally:
+        linux.munmap(a, size)

@@ -36,7 +36,7 @@ def _word() -> tuple[ctypes.c_uint32, int]:
     return w, ctypes.addressof(w)
 
 
-@pytest.mark.covers("linux.futex")
+@pytest.mark.covers("linux.futex", "linux.FUTEX_WAIT", "linux.FUTEX_WAKE", "linux.FUTEX_PRIVATE_FLAG")
 def test_futex_wait_wake_eagain_timeout() -> None:
     w, a = _word()
     with pytest.raises(errors.WouldBlock):
@@ -91,7 +91,7 @@ def test_sched_calls() -> None:
         linux.sched_getaffinity(-5)
 
 
-@pytest.mark.covers("linux.arch_prctl")
+@pytest.mark.covers("linux.arch_prctl", "linux.ARCH_GET_FS", "linux.ARCH_GET_GS")
 def test_arch_prctl_get_fs_is_the_tcb() -> None:
     if ARCH != "x86_64":
         with pytest.raises(errors.Unsupported):
@@ -102,3 +102,24 @@ def test_arch_prctl_get_fs_is_the_tcb() -> None:
     assert linux.arch_prctl(linux.ARCH_GET_GS) >= 0
     with pytest.raises(ValueError):
         linux.arch_prctl(0x1002)  # ARCH_SET_FS: vllsi never writes the thread pointer
+
+
+@pytest.mark.covers("linux.futex", "linux.FUTEX_WAIT_BITSET", "linux.FUTEX_WAKE_BITSET",
+                    "linux.FUTEX_BITSET_MATCH_ANY", "linux.FUTEX_CLOCK_REALTIME")
+def test_futex_bitset_absolute_deadlines() -> None:
+    import time
+
+    _w, a = _word()
+    op = linux.FUTEX_WAIT_BITSET | linux.FUTEX_PRIVATE_FLAG
+    # absolute CLOCK_MONOTONIC deadline already past: times out at once
+    with pytest.raises(errors.TimedOut):
+        linux.futex(a, op, 5, time.monotonic() - 1, 0, linux.FUTEX_BITSET_MATCH_ANY)
+    # with FUTEX_CLOCK_REALTIME the deadline is wall-clock time
+    with pytest.raises(errors.TimedOut):
+        linux.futex(a, op | linux.FUTEX_CLOCK_REALTIME, 5, time.time() - 1, 0,
+                    linux.FUTEX_BITSET_MATCH_ANY)
+    # a bitset of 0 is invalid
+    with pytest.raises(errors.InvalidArgument):
+        linux.futex(a, op, 5, None, 0, 0)
+    # a wake whose bitset does not intersect the waiter's wakes nobody
+    assert linux.futex(a, linux.FUTEX_WAKE_BITSET | linux.FUTEX_PRIVATE_FLAG, 1, None, 0, 1) == 0

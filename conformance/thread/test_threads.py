@@ -192,6 +192,6 @@ def test_exit_joins_pending_threads() -> None:
 
 @pytest.mark.covers("thread.thread_spawn", "thread.thread_join")
 def test_many_threads_and_page_rounding() -> None:
-    hs = [T.thread_spawn(lambda i: i * i, i, 100_000) for i in range(16)]
+    hs = [T.thread_spawn(lambda i: i * i, i, 200_000) for i in range(16)]
     assert [h.join() for h in hs] == [i * i for i in range(16)]
-    assert hs[0].stack_size == (100_000 + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+    assert hs[0].stack_size == (200_000 + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
