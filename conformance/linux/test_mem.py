@@ -141,6 +141,37 @@ def test_memfd_create() -> None:
         linux.memfd_create("x", 0x7000_0000)
 
 
+def _vmflags(addr: int) -> list[str]:
+    with open("/proc/self/smaps") as f:
+        inside = False
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= addr < hi
+            elif inside and head == "VmFlags:":
+                return line.split()[1:]
+    raise AssertionError("mapping not in smaps")
+
+
+@pytest.mark.covers("linux.mmap", "linux.MAP_FIXED", "linux.MAP_NORESERVE", "linux.PROT_NONE")
+def test_fixed_noreserve_and_prot_none() -> None:
+    rw, anon = linux.PROT_READ | linux.PROT_WRITE, linux.MAP_PRIVATE | linux.MAP_ANONYMOUS
+    a = linux.mmap(0, 3 * PAGE_SIZE, rw, anon)
+    try:
+        ctypes.memset(a, 1, 3 * PAGE_SIZE)
+        b = linux.mmap(a + PAGE_SIZE, PAGE_SIZE, rw, anon | linux.MAP_FIXED | linux.MAP_NORESERVE)
+        assert b == a + PAGE_SIZE  # replaced in place: fresh zero page between two old ones
+        assert ctypes.string_at(a, 1) == b"\1" and ctypes.string_at(b, 1) == b"\0"
+        assert ctypes.string_at(a + 2 * PAGE_SIZE, 1) == b"\1"
+        if not UNDER_QEMU:
+            assert "nr" in _vmflags(b) and "nr" not in _vmflags(a)
+        linux.mprotect(a, PAGE_SIZE, linux.PROT_NONE)
+        assert _perms(a) == "---p"
+    finally:
+        linux.munmap(a, 3 * PAGE_SIZE)
+
+
 @pytest.mark.covers("linux.mmap", "linux.MAP_FIXED", "linux.MAP_FIXED_NOREPLACE", "linux.mremap",
                     "linux.MREMAP_FIXED", "linux.MREMAP_DONTUNMAP", "linux.MAP_NORESERVE")
 def test_fixed_mappings_and_moves() -> None:

@@ -74,3 +74,19 @@ def test_nanosleep_relative_and_absolute_with_eintr() -> None:
         linux.clock_nanosleep(linux.CLOCK_MONOTONIC, 0, 0, 10**9)
     with pytest.raises(errors.InvalidArgument):
         linux.clock_nanosleep(1234, 0, 0, 1)
+
+
+@pytest.mark.covers("linux.clock_gettime", "linux.clock_getres", "linux.CLOCK_REALTIME_COARSE",
+                    "linux.CLOCK_MONOTONIC_COARSE")
+def test_coarse_clocks_trail_their_fine_clocks() -> None:
+    for coarse, fine in ((linux.CLOCK_REALTIME_COARSE, linux.CLOCK_REALTIME),
+                         (linux.CLOCK_MONOTONIC_COARSE, linux.CLOCK_MONOTONIC)):
+        res_c = linux.clock_getres(coarse)
+        res_f = linux.clock_getres(fine)
+        assert res_c >= res_f  # a jiffy-grained clock: coarser than the fine one
+        s0, n0 = linux.clock_gettime(fine)
+        s1, n1 = linux.clock_gettime(coarse)
+        s2, n2 = linux.clock_gettime(fine)
+        c = s1 * 10**9 + n1
+        tick = res_c[0] * 10**9 + res_c[1]
+        assert s0 * 10**9 + n0 - 2 * tick <= c <= s2 * 10**9 + n2

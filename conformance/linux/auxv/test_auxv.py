@@ -125,7 +125,5 @@ def test_sysinfo_ehdr_is_the_vdso_mapping() -> None:
         for line in f:
             if line.rstrip().endswith("[vdso]"):
                 starts.append(int(line.split("-")[0], 16))
-    if base == 0:
-        assert starts == []
-        pytest.skip("environment: no vDSO in this process (AT_SYSINFO_EHDR is 0)")
-    assert starts == [base]
+    # no vDSO (AT_SYSINFO_EHDR 0, as under some emulators) <=> no [vdso] line
+    assert starts == ([base] if base else [])

@@ -184,3 +184,17 @@ def test_vdso_call_agrees_with_time_module() -> None:
     assert fn(time.CLOCK_MONOTONIC, ts) == 0
     b = time.monotonic_ns()
     assert a <= ts.tv_sec * 10**9 + ts.tv_nsec <= b
+
+
+@pytest.mark.covers("linux.vdso.symbols", "linux.vdso.lookup", "linux.vdso.resolve")
+def test_live_api_agrees_with_auxv_with_or_without_a_vdso() -> None:
+    name, version = CGT
+    if auxv.vdso_base() == 0:  # no vDSO: nothing to find, and nothing crashes
+        assert vdso.symbols() == {}
+        assert vdso.lookup(name) is None and vdso.lookup(name, version) is None
+        assert vdso.resolve("clock_gettime") is None
+        return
+    syms = vdso.symbols()
+    assert name in syms and vdso.resolve("clock_gettime") == syms[name]
+    lo, hi = _vdso_range()
+    assert all(lo <= a < hi for a in syms.values())
