@@ -15,17 +15,18 @@ Safety rules (the difference from a raw ``mmap``/``munmap`` pair):
   -- raises ValueError; nothing ever touches unmapped memory.
 - Freeing while a memoryview of it is alive raises BufferError (as
   ``mmap.close`` does) instead of unmapping under the view.
-- ``os_protect(m, MemProt.READ)`` makes new exports read-only; a view taken
-  before still writes, and the MMU answers such a write with SIGSEGV. With
-  ``MemProt.NONE`` even reads fault: protection is the hardware's, vllsi does
-  not emulate it.
+- ``os_protect(m, MemProt.READ)`` makes new exports read-only, and with
+  ``MemProt.NONE`` (or EXEC only) new exports are refused (ValueError). A view
+  taken before keeps its access, and the MMU answers a forbidden access through
+  it with SIGSEGV: protection is the hardware's, vllsi does not emulate it.
 - A Mapping dropped without ``close()`` is unmapped when collected.
 
 Backend interface (``vllsi.<os>.impl.memory``; arguments arrive validated):
 
 - ``Region``: a type with the buffer protocol that Mapping subclasses, with
   ``_attach(address, size)``, ``_detach() -> bool`` (BufferError while
-  exported, False if already closed), ``_set_readonly(flag)``, properties
+  exported, False if already closed), ``_set_readonly(level)`` (0 read/write,
+  1 read-only, 2 no exports), properties
   ``address``, ``size``, ``closed`` and ``len()`` (Linux: the C type of
   ``vllsi.linux._fast``).
 - ``map_pages(length, alignment, shared) -> (base, mapped_length, address)``:
@@ -253,7 +254,8 @@ def os_protect(mapping: Mapping, prot: MemProt | int) -> None:
     """mprotect(address, pages, prot) (D mprotect, W VirtualProtect) over the
     mapping's pages.
 
-    New buffer exports are read-only unless ``prot`` has WRITE.
+    New buffer exports are read-only unless ``prot`` has WRITE, and refused
+    (ValueError) unless it has READ.
     Raises: TypeError (not a Mapping, not an int), ValueError (bits outside
         READ|WRITE|EXEC, or the mapping is closed) before the call;
         PermissionDenied/EACCES (e.g. EXEC refused by policy), InvalidArgument/EINVAL.
@@ -268,7 +270,7 @@ def os_protect(mapping: Mapping, prot: MemProt | int) -> None:
     address = mapping.address  # ValueError once closed
     _impl.protect(address, mapping._plen, int(prot))
     mapping.protection = MemProt(int(prot))
-    mapping._set_readonly(not prot & MemProt.WRITE)
+    mapping._set_readonly(0 if prot & MemProt.WRITE else (1 if prot & MemProt.READ else 2))
 
 
 _ADVICE = frozenset(int(a) for a in MemAdvice)

@@ -94,9 +94,10 @@ _MAX_WAKE = 0x7FFFFFFF
 def _stack_min() -> int:
     import os
 
+    sysconf = getattr(os, "sysconf", None)  # absent on Windows
     try:
-        return max(64 * 1024, int(os.sysconf("SC_THREAD_STACK_MIN")))
-    except (AttributeError, ValueError, OSError):
+        return max(64 * 1024, int(sysconf("SC_THREAD_STACK_MIN"))) if sysconf else 64 * 1024
+    except (ValueError, OSError):
         return 64 * 1024
 
 
@@ -369,7 +370,9 @@ def futex_wait(word: Any, expected: int, timeout: float | None = None, *,
         raise ValueError("expected does not fit 32 bits")
     deadline = _deadline(timeout)
     while True:
-        st = _wait(w.address, expected & 0xFFFFFFFF, _left(deadline), w.shared)
+        # a spent timeout still lets the kernel compare the word (0 = do not wait)
+        left = None if deadline is None else max(0.0, deadline - _time.monotonic())
+        st = _wait(w.address, expected & 0xFFFFFFFF, left, w.shared)
         if st == _OK:
             return
         if st == _TIMEOUT:
@@ -388,12 +391,18 @@ def futex_wake(word: Any, n: int = 1, *, offset: int = 0) -> int:
     return int(_wake(w.address, min(n, _MAX_WAKE), w.shared))
 
 
-class Mutex:
+_LockBase: Any = getattr(_impl, "LockBase", None)
+if not isinstance(_LockBase, type):
+    _LockBase = object
+
+
+class Mutex(_LockBase):  # type: ignore[misc]
     """Mutex(buffer=None, offset=0): a futex lock on a 32-bit word (0 free, 1
     locked, 2 locked with waiters); over shared memory it locks across processes.
 
     Not reentrant and not owner-checked (like a futex, any thread or process may
-    release). A context manager. ``acquire(timeout)`` raises TimedOut.
+    release). A context manager (on Linux its uncontended enter/exit are C).
+    ``acquire(timeout)`` raises TimedOut.
     """
 
     __slots__ = ("_addr", "_shared", "_word")
@@ -402,6 +411,11 @@ class Mutex:
         self._word = _Word(buffer, offset)
         self._addr = self._word.address
         self._shared = self._word.shared
+        if _LockBase is not object:
+            self._bind(self._addr)
+
+    def _wake_one(self) -> None:
+        _wake(self._addr, 1, self._shared)
 
     def acquire(self, timeout: float | None = None) -> bool:
         """Lock, sleeping in the kernel while contended. Returns True.
@@ -445,6 +459,11 @@ class Mutex:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+if _LockBase is not object:  # the C fast paths (same contract as the methods above)
+    Mutex.__enter__ = _LockBase._enter  # type: ignore[method-assign]
+    Mutex.__exit__ = _LockBase._exit  # type: ignore[method-assign]
 
 
 class Condvar:

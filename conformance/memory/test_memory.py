@@ -183,6 +183,12 @@ def test_protect_read_makes_exports_read_only() -> None:
             memoryview(m)[0] = 1  # refused by the buffer, not by a fault
         if ON_LINUX:
             assert [p for _, _, p in _covering(m.address, PAGE_SIZE)] == ["r--p"]
+        memory.os_protect(m, MemProt.NONE)
+        assert m.protection == MemProt.NONE
+        with pytest.raises(ValueError):
+            memoryview(m)  # no access: no export that could fault the interpreter
+        if ON_LINUX:
+            assert [p for _, _, p in _covering(m.address, PAGE_SIZE)] == ["---p"]
         memory.os_protect(m, MemProt.READ | MemProt.WRITE)
         with memoryview(m) as v:
             v[0] = 9

@@ -28,6 +28,7 @@ def test_futex_wait_value_mismatch_timeout_and_wake() -> None:
     buf = bytearray(8)
     struct.pack_into("I", buf, 4, 7)
     T.futex_wait(buf, 1, offset=4)  # the word holds 7, not 1: returns at once
+    T.futex_wait(buf, 1, 0, offset=4)  # timeout 0 still compares: no TimedOut
     with pytest.raises(errors.TimedOut) as ei:
         T.futex_wait(buf, 7, 0.02, offset=4)
     assert ei.value.syscall == "futex"

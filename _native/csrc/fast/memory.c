@@ -33,6 +33,11 @@ region_getbuffer(PyObject *o, Py_buffer *view, int flags)
         view->obj = NULL;
         return -1;
     }
+    if (r->readonly > 1) {
+        PyErr_SetString(PyExc_ValueError, "mapping is not readable (protection NONE)");
+        view->obj = NULL;
+        return -1;
+    }
     if (PyBuffer_FillInfo(view, o, (void *)r->addr, r->size, r->readonly, flags) < 0)
         return -1;
     r->exports++;
@@ -94,13 +99,14 @@ region_detach(PyObject *o, PyObject *unused)
     Py_RETURN_TRUE;
 }
 
+/* _set_readonly(level): 0 read/write exports, 1 read-only, 2 no exports at all. */
 static PyObject *
 region_set_readonly(PyObject *o, PyObject *flag)
 {
-    int v = PyObject_IsTrue(flag);
-    if (v < 0)
+    long v = PyLong_AsLong(flag);
+    if (v == -1 && PyErr_Occurred())
         return NULL;
-    ((vllsi_region *)o)->readonly = v;
+    ((vllsi_region *)o)->readonly = v < 0 ? 0 : (v > 2 ? 2 : (int)v);
     Py_RETURN_NONE;
 }
 

@@ -96,7 +96,90 @@ fast_atomic_store32(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* FutexLock: the base type of vllsi.thread.Mutex on Linux. Its _enter/_exit
+ * are the uncontended paths in C (one compare-and-swap, one exchange); on
+ * contention they call the Python methods _acquire_slow(c, None) and
+ * _wake_one(), which make the futex syscalls (through the active tier). */
+typedef struct {
+    PyObject_HEAD
+    uint32_t *addr;
+} vllsi_flock;
+
+static PyObject *
+flock_bind(PyObject *o, PyObject *arg)
+{
+    uint32_t *p;
+    if (addr_arg(arg, &p))
+        return NULL;
+    ((vllsi_flock *)o)->addr = p;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+flock_enter(PyObject *o, PyObject *unused)
+{
+    uint32_t *p = ((vllsi_flock *)o)->addr;
+    uint32_t e = 0;
+    if (p == NULL) {
+        PyErr_SetString(PyExc_ValueError, "lock word not bound");
+        return NULL;
+    }
+    if (!__atomic_compare_exchange_n(p, &e, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        PyObject *r = PyObject_CallMethod(o, "_acquire_slow", "IO", e, Py_None);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    return Py_NewRef(o);
+}
+
+static PyObject *
+flock_exit(PyObject *o, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint32_t *p = ((vllsi_flock *)o)->addr;
+    if (p == NULL) {
+        PyErr_SetString(PyExc_ValueError, "lock word not bound");
+        return NULL;
+    }
+    uint32_t old = __atomic_exchange_n(p, 0, __ATOMIC_SEQ_CST);
+    if (old == 2)
+        return PyObject_CallMethod(o, "_wake_one", NULL);
+    if (old == 0) {
+        PyErr_SetString(PyExc_RuntimeError, "release of an unlocked Mutex");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef flock_methods[] = {
+    {"_bind", flock_bind, METH_O, NULL},
+    {"_enter", flock_enter, METH_NOARGS, "Lock (C fast path); returns self."},
+    {"_exit", (PyCFunction)(void (*)(void))flock_exit, METH_FASTCALL,
+     "Unlock (C fast path), waking a waiter through _wake_one() if there are any."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject vllsi_flock_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "vllsi.linux._fast.FutexLock",
+    .tp_basicsize = sizeof(vllsi_flock),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Base of vllsi.thread.Mutex: C fast paths over a bound futex word.",
+    .tp_methods = flock_methods,
+    .tp_new = PyType_GenericNew,
+};
+
+static PyObject *
+fast_futex_lock_type(PyObject *self, PyObject *unused)
+{
+    if (!(vllsi_flock_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&vllsi_flock_type) < 0)
+        return NULL;
+    return Py_NewRef((PyObject *)&vllsi_flock_type);
+}
+
 PyMethodDef vllsi_fast_thread[] = {
+    {"futex_lock_type", fast_futex_lock_type, METH_NOARGS,
+     "futex_lock_type() -> the C base type of vllsi.thread.Mutex."},
     {"atomic_cas32", (PyCFunction)(void (*)(void))fast_atomic_cas32, METH_FASTCALL,
      "atomic_cas32(addr, expected, desired) -> old value (seq_cst)."},
     {"atomic_xchg32", (PyCFunction)(void (*)(void))fast_atomic_xchg32, METH_FASTCALL,

@@ -15,7 +15,7 @@ from vllsi.linux import _syscall as _s
 from vllsi.linux import proc as _proc
 from vllsi.linux import thread as _t
 
-__all__ = ["WAIT_INTR", "WAIT_OK", "WAIT_TIMEOUT", "NativeThread", "add32", "cas32",
+__all__ = ["WAIT_INTR", "WAIT_OK", "WAIT_TIMEOUT", "LockBase", "NativeThread", "add32", "cas32",
            "futex_wait", "futex_wake", "gettid", "load32", "online_cpus", "store32",
            "xchg32", "yield_thread"]
 
@@ -38,11 +38,13 @@ try:
     add32: Callable[[int, int], int] = _fast.atomic_add32
     load32: Callable[[int], int] = _fast.atomic_load32
     store32: Callable[[int, int], None] = _fast.atomic_store32
+    LockBase: Any = _fast.futex_lock_type()
 except ImportError:  # pragma: no cover - no compiled shim: atomics need C
     def _no_atomics(*_a: Any) -> Any:
         raise errors.unsupported("32-bit atomics without the compiled shim")
 
     cas32 = xchg32 = add32 = load32 = store32 = _no_atomics
+    LockBase = None
 
 WAIT_OK, WAIT_TIMEOUT, WAIT_INTR = 0, 1, 2
 _NR_FUTEX = _s.NR["futex"]
