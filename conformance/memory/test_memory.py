@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance._support import ON_LINUX, UNDER_QEMU, linux_only, skip
+from conformance._support.cc import python_argv
 from vllsi import memory
 from vllsi.types import PAGE_SIZE, MemAdvice, MemProt
 
@@ -217,11 +217,7 @@ _CHILD = textwrap.dedent("""
 @linux_only
 @pytest.mark.covers("memory.os_protect")
 def test_write_to_read_only_kills_child_with_sigsegv() -> None:
-    cmd = [sys.executable, "-c", _CHILD]
-    if UNDER_QEMU:
-        import shlex
-
-        cmd = shlex.split(os.environ["VL_QEMU_PREFIX"]) + cmd
+    cmd = python_argv("-c", _CHILD)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                        env={**os.environ, "PYTHONFAULTHANDLER": ""})
     assert r.stdout.strip() == "0"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 
 import pytest
 
-from conformance._support import UNDER_QEMU, linux_only
+from conformance._support import linux_only
+from conformance._support.cc import python_argv
 from vllsi import thread as T
 from vllsi.types import PAGE_SIZE
 
@@ -49,11 +49,7 @@ def test_online_cpus_matches_affinity() -> None:
 def test_online_cpus_follows_affinity_in_child() -> None:
     cpu = sorted(os.sched_getaffinity(0))[0]
     code = f"import os; os.sched_setaffinity(0, {{{cpu}}}); from vllsi import thread; print(thread.num_online_cpus())"
-    cmd = [sys.executable, "-c", code]
-    if UNDER_QEMU:
-        import shlex
-
-        cmd = shlex.split(os.environ["VL_QEMU_PREFIX"]) + cmd
+    cmd = python_argv("-c", code)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout
     assert out.strip() == "1"
 
@@ -179,11 +175,7 @@ def test_exit_joins_pending_threads() -> None:
     code = ("import time; from vllsi import thread\n"
             "def body(_):\n    time.sleep(0.2); print('done', flush=True)\n"
             "thread.thread_spawn(body)\nprint('main', flush=True)\n")
-    cmd = [sys.executable, "-c", code]
-    if UNDER_QEMU:
-        import shlex
-
-        cmd = shlex.split(os.environ["VL_QEMU_PREFIX"]) + cmd
+    cmd = python_argv("-c", code)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["main", "done"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
-import sys
 import threading
 from types import SimpleNamespace
 
@@ -13,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance._support import ON_LINUX, UNDER_QEMU, linux_only
+from conformance._support import ON_LINUX, linux_only
+from conformance._support.cc import python_argv
 from vllsi import errors, tls
 from vllsi._platform import ARCH
 
@@ -251,11 +251,7 @@ def test_tls_base_without_compiled_table_x86_64_fallback() -> None:
             "assert tls.tls_get_base() == linux.arch_prctl(linux.ARCH_GET_FS) == threading.get_ident()\n"
             "tls.tls_slot_set(1, 5); assert tls.tls_slot_get(1) == 5; print('ok')\n")
     env = {**os.environ, "VLLSI_TIER": "libc"}
-    cmd = [sys.executable, "-c", code]
-    if UNDER_QEMU:
-        import shlex
-
-        cmd = shlex.split(os.environ["VL_QEMU_PREFIX"]) + cmd
+    cmd = python_argv("-c", code)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert r.stdout.strip() == "ok", r.stderr
     assert ON_LINUX
