@@ -45,6 +45,7 @@ import errno as _errno
 import struct
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, Final
 
 from vllsi import _platform, errors
@@ -197,6 +198,8 @@ def _py_cleanup() -> None:
 
 
 _fast_table: Any = getattr(_impl, "FAST_TABLE", None)
+if not isinstance(_fast_table, ModuleType):  # no backend, or no C table: portable table
+    _fast_table = None
 
 tls_slot_get: Callable[[int], int | None]
 tls_slot_has: Callable[[int], bool]
