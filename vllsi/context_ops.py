@@ -66,16 +66,22 @@ def _slot(slot: Any, call: str) -> int:
 def ctx_get(slot: int) -> int | None:
     """The slot's value in the current context, None if empty.
     Raises: TypeError, InvalidSlot."""
+    if slot.__class__ is int and 0 <= slot < MAX_CONTEXT_SLOTS:  # the hot path
+        return _var.get().values[slot]
     return _var.get().values[_slot(slot, "ctx_get")]
 
 
 def ctx_get_mut(slot: int) -> int | None:
     """As :func:`ctx_get` (values are immutable ints; kept for the original's API)."""
+    if slot.__class__ is int and 0 <= slot < MAX_CONTEXT_SLOTS:  # the hot path
+        return _var.get().values[slot]
     return _var.get().values[_slot(slot, "ctx_get_mut")]
 
 
 def ctx_has(slot: int) -> bool:
     """Whether the slot holds a value in the current context. Raises: TypeError, InvalidSlot."""
+    if slot.__class__ is int and 0 <= slot < MAX_CONTEXT_SLOTS:  # the hot path
+        return _var.get().values[slot] is not None
     return _var.get().values[_slot(slot, "ctx_has")] is not None
 
 
