@@ -24,7 +24,8 @@ Safety rules (the difference from a raw ``mmap``/``munmap`` pair):
 Backend interface (``vllsi.<os>.impl.memory``; arguments arrive validated):
 
 - ``Region``: a type with the buffer protocol that Mapping subclasses, with
-  ``_attach(address, size)``, ``_detach() -> bool`` (BufferError while
+  ``_attach(address, size, span)`` (span: bytes of pages protect/advise cover),
+  ``_detach() -> bool`` (BufferError while
   exported, False if already closed), ``_set_readonly(level)`` (0 read/write,
   1 read-only, 2 no exports), properties
   ``address``, ``size``, ``closed`` and ``len()`` (Linux: the C type of
@@ -122,10 +123,13 @@ class Mapping(_Region):  # type: ignore[misc]
     def _bind(self, base: int, length: int, address: int, size: int, alignment: int,
               shared: bool, huge: bool) -> None:
         self._base, self._length = base, length
-        self._plen = _round_up(size, PAGE_SIZE)
+        # the pages protect/advise cover: the whole mapping when it starts at the
+        # address (always on Linux; hugetlb needs whole huge pages), else the
+        # pages of the requested size
+        self._plen = length if address == base else _round_up(size, PAGE_SIZE)
         self.shared, self.alignment, self.huge, self.huge_advised = shared, alignment, huge, False
         self.protection = MemProt.READ | MemProt.WRITE
-        self._attach(address, size)
+        self._attach(address, size, self._plen)
 
     def close(self) -> None:
         """Unmap the pages (idempotent). Raises BufferError while a memoryview of

@@ -320,6 +320,11 @@ def test_huge_tells_the_truth() -> None:
             assert kps == hps and not m.huge_advised
         else:
             assert kps == PAGE_SIZE and m.huge_advised
+        # protect/advise cover whole (huge) pages
+        memory.os_advise(m, MemAdvice.WillNeed)
+        memory.os_protect(m, MemProt.READ)
+        with memoryview(m) as v:
+            assert v.readonly and v[len(m) - 1] == 2
     finally:
         m.close()
     with pytest.raises(ValueError):

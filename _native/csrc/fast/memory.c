@@ -17,6 +17,7 @@ typedef struct {
     PyObject_HEAD
     uintptr_t addr;
     Py_ssize_t size;
+    Py_ssize_t span; /* bytes of whole pages from addr that belong to the mapping */
     Py_ssize_t exports;
     int closed;
     int readonly;
@@ -52,13 +53,14 @@ region_releasebuffer(PyObject *o, Py_buffer *view)
 
 static PyBufferProcs region_as_buffer = {region_getbuffer, region_releasebuffer};
 
-/* _attach(address, size): bind the region once (size > 0). */
+/* _attach(address, size[, span]): bind the region once (size > 0; span >= size is
+ * the length of the pages madvise/mprotect cover, default size rounded to pages). */
 static PyObject *
 region_attach(PyObject *o, PyObject *const *args, Py_ssize_t nargs)
 {
     vllsi_region *r = (vllsi_region *)o;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_attach(address, size)");
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_attach(address, size[, span])");
         return NULL;
     }
     if (r->addr != 0) {
@@ -75,8 +77,20 @@ region_attach(PyObject *o, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "region needs a non-null address and a size > 0");
         return NULL;
     }
+    long page = (long)sysconf(_SC_PAGESIZE);
+    Py_ssize_t span = (n + page - 1) & ~(page - 1);
+    if (nargs == 3) {
+        span = PyLong_AsSsize_t(args[2]);
+        if (span == -1 && PyErr_Occurred())
+            return NULL;
+        if (span < n) {
+            PyErr_SetString(PyExc_ValueError, "span must be >= size");
+            return NULL;
+        }
+    }
     r->addr = (uintptr_t)a;
     r->size = n;
+    r->span = span;
     r->closed = 0;
     Py_RETURN_NONE;
 }
@@ -202,9 +216,7 @@ region_madvise(PyObject *o, PyObject *arg)
         PyErr_SetString(PyExc_ValueError, "mapping is closed");
         return NULL;
     }
-    long page = (long)sysconf(_SC_PAGESIZE);
-    long len = ((long)r->size + page - 1) & ~(page - 1);
-    return PyLong_FromLong(vllsi_syscall3(__NR_madvise, (long)r->addr, len, advice));
+    return PyLong_FromLong(vllsi_syscall3(__NR_madvise, (long)r->addr, (long)r->span, advice));
 }
 
 static PyMethodDef region_methods[] = {
@@ -293,9 +305,7 @@ fast_os_advise(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "mapping is closed");
         return NULL;
     }
-    long page = (long)sysconf(_SC_PAGESIZE);
-    long len = ((long)r->size + page - 1) & ~(page - 1);
-    long ret = vllsi_syscall3(__NR_madvise, (long)r->addr, len, advice);
+    long ret = vllsi_syscall3(__NR_madvise, (long)r->addr, (long)r->span, advice);
     if (ret < 0)
         return vllsi_raise((int)-ret, "madvise");
     Py_RETURN_NONE;
