@@ -24,8 +24,11 @@ in memory plus a kernel wait queue keyed by its address. What surprises:
   Every primitive here re-checks its word in a loop; so must callers of
   :func:`futex_wait`.
 - Ordering: the word is accessed with sequentially consistent atomics (C
-  ``__atomic`` builtins); the futex syscall itself is a full barrier for the
-  waiter. ``Mutex`` is the classic three-state lock (0 free, 1 locked,
+  ``__atomic`` builtins). Inside the kernel, FUTEX_WAIT queues the waiter
+  *before* it re-reads the word and FUTEX_WAKE looks at the queue *after* the
+  waker's store, with full barriers on both sides (kernel/futex/waitwake.c,
+  barriers A and B): that pairing is why a store-then-wake can never slip
+  between a waiter's check and its sleep. ``Mutex`` is the classic three-state lock (0 free, 1 locked,
   2 locked with waiters): release only calls futex_wake when the state was 2,
   so an uncontended lock/unlock pair makes no syscall.
 - ``Condvar`` keeps a sequence number: ``wait`` reads it *before* releasing the
