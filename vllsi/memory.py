@@ -118,7 +118,11 @@ class Mapping(_Region):  # type: ignore[misc]
 
     def _setup(self, size: int, alignment: int, shared: bool) -> None:
         base, length, address = _impl.map_pages(_round_up(size, PAGE_SIZE), alignment, shared)
-        self._bind(base, length, address, size, alignment, shared, False)
+        try:
+            self._bind(base, length, address, size, alignment, shared, False)
+        except BaseException:
+            _impl.unmap(base, length)
+            raise
 
     def _bind(self, base: int, length: int, address: int, size: int, alignment: int,
               shared: bool, huge: bool) -> None:
@@ -234,7 +238,11 @@ def os_alloc_huge(size: int, huge_page_size: int = 2 * 1024 * 1024) -> Mapping:
         raise ValueError(f"huge_page_size {hps} is smaller than the page size {PAGE_SIZE}")
     m = Mapping.__new__(Mapping)
     base, length, address, huge = _impl.map_huge(_round_up(size, hps), hps)
-    m._bind(base, length, address, size, hps, False, bool(huge))
+    try:
+        m._bind(base, length, address, size, hps, False, bool(huge))
+    except BaseException:
+        _impl.unmap(base, length)
+        raise
     m.huge_advised = not huge
     return m
 

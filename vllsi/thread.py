@@ -28,9 +28,10 @@ in memory plus a kernel wait queue keyed by its address. What surprises:
   *before* it re-reads the word and FUTEX_WAKE looks at the queue *after* the
   waker's store, with full barriers on both sides (kernel/futex/waitwake.c,
   barriers A and B): that pairing is why a store-then-wake can never slip
-  between a waiter's check and its sleep. ``Mutex`` is the classic three-state lock (0 free, 1 locked,
-  2 locked with waiters): release only calls futex_wake when the state was 2,
-  so an uncontended lock/unlock pair makes no syscall.
+  between a waiter's check and its sleep.
+- ``Mutex`` is the classic three-state lock (0 free, 1 locked, 2 locked with
+  waiters): release only calls futex_wake when the state was 2, so an
+  uncontended lock/unlock pair makes no syscall.
 - ``Condvar`` keeps a sequence number: ``wait`` reads it *before* releasing the
   mutex and sleeps only while it is unchanged, and ``notify`` bumps it before
   waking. A notify that lands between the release and the sleep, or while a

@@ -385,3 +385,33 @@ def test_advise_accepts_exactly_memadvice_values() -> None:
             memory.os_advise(m, 1.0)  # type: ignore[arg-type]
     finally:
         m.close()
+
+
+_NO_SHIM = r"""
+import os, sys
+sys.modules["vllsi.linux._fast"] = None          # as if the C shim were never built
+sys.modules["vllsi.linux._trampoline"] = None
+from vllsi import errors, memory, thread, time_ops, tls, context_ops
+import time
+assert abs(time_ops.monotonic_ns() - time.monotonic_ns()) < 10**9   # cffi ABI / syscall path
+tls.tls_slot_set(1, 7); assert tls.tls_slot_get(1) == 7             # portable table
+with context_ops.provide(2, 3): assert context_ops.using(2) == 3
+for call in (lambda: memory.os_alloc(10), lambda: thread.thread_spawn(print),
+             lambda: thread.Mutex().acquire()):
+    try:
+        call()
+    except errors.Unsupported:
+        pass
+    else:
+        raise SystemExit("expected Unsupported")
+with open("/proc/self/maps") as f:
+    print("ok")
+"""
+
+
+@linux_only
+@pytest.mark.covers("memory.os_alloc")
+def test_without_the_compiled_shim_degrades_to_unsupported() -> None:
+    r = subprocess.run(python_argv("-c", _NO_SHIM), capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "VLLSI_TIER": "libc"})
+    assert r.stdout.strip() == "ok", r.stderr

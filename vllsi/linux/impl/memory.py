@@ -18,11 +18,22 @@ __all__ = ["ADVISE_CALL", "Region", "advise", "map_huge", "map_pages", "os_advis
            "protect", "unmap"]
 
 
+class _NoShimRegion:
+    """Stand-in when vllsi.linux._fast is not built: CPython < 3.12 gives Python
+    classes no buffer protocol, so a Mapping cannot exist without the C type."""
+
+    closed = True
+
+    def _attach(self, *_a: Any) -> None:
+        raise errors.unsupported("vllsi.memory mappings without the compiled shim "
+                                 "(build it: python _native/build_linux.py)")
+
+
 def _region_type() -> Any:
     try:
         from vllsi.linux import _fast
-    except ImportError:  # no compiled shim: Mapping then has no buffer protocol
-        return object
+    except ImportError:
+        return _NoShimRegion
     return _fast.region_type()
 
 
@@ -91,7 +102,7 @@ ADVISE_CALL = "madvise"
 
 os_advise_fast: Any = None  # the whole of os_advise in C (asm tier), or None
 
-if _s.TIER == "asm" and Region is not object:
+if _s.TIER == "asm" and Region is not _NoShimRegion:
     from vllsi.linux import _fast
 
     _fast.set_error_factory(lambda code, name: errors.from_errno(code, syscall=name))
