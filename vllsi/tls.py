@@ -149,10 +149,12 @@ def _value(value: Any) -> int:
 
 
 def _py_get(slot: int) -> int | None:
+    """tls_slot_get(slot) -> int | None (portable table). Raises TypeError, InvalidSlot."""
     return _py_table().values[_py_slot(slot)]
 
 
 def _py_has(slot: int) -> bool:
+    """tls_slot_has(slot) -> bool (portable table). Raises TypeError, InvalidSlot."""
     return _py_table().values[_py_slot(slot)] is not None
 
 
@@ -166,10 +168,12 @@ def _py_set(slot: int, value: int, exclusive: bool = False) -> None:
 
 
 def _py_clear(slot: int) -> None:
+    """tls_slot_clear(slot): empty it (portable table). Raises TypeError, InvalidSlot."""
     _py_table().values[_py_slot(slot)] = None
 
 
 def _py_push() -> int:
+    """tls_frame_push() -> depth (portable table). Raises StackOverflow at 256."""
     t = _py_table()
     if len(t.frames) >= CONTEXT_STACK_DEPTH:
         raise _context_error(_E_OVERFLOW, len(t.frames))
@@ -178,6 +182,7 @@ def _py_push() -> int:
 
 
 def _py_pop() -> int:
+    """tls_frame_pop() -> depth (portable table). Raises StackUnderflow at the root."""
     t = _py_table()
     if not t.frames:
         raise _context_error(_E_UNDERFLOW, 0)
@@ -186,6 +191,7 @@ def _py_pop() -> int:
 
 
 def _py_depth() -> int:
+    """tls_frame_depth() -> the number of saved frames (portable table)."""
     return len(_py_table().frames)
 
 
@@ -226,20 +232,6 @@ else:
     tls_slot_get, tls_slot_has, tls_slot_clear = _py_get, _py_has, _py_clear
     tls_frame_push, tls_frame_pop, tls_frame_depth = _py_push, _py_pop, _py_depth
     _set, _init, _cleanup = _py_set, _py_init, _py_cleanup
-
-# The C builtins carry short docstrings; the contract of each table function:
-_DOCS: Final = {
-    "tls_slot_get": "tls_slot_get(slot) -> int | None: the slot's value, None if empty. "
-                    "Raises TypeError, InvalidSlot.",
-    "tls_slot_has": "tls_slot_has(slot) -> bool. Raises TypeError, InvalidSlot.",
-    "tls_slot_clear": "tls_slot_clear(slot): empty the slot. Raises TypeError, InvalidSlot.",
-    "tls_frame_push": "tls_frame_push() -> depth: save the whole table. Raises StackOverflow "
-                      "at CONTEXT_STACK_DEPTH.",
-    "tls_frame_pop": "tls_frame_pop() -> depth: restore the last saved table. Raises "
-                     "StackUnderflow at the root.",
-    "tls_frame_depth": "tls_frame_depth() -> the number of saved frames.",
-}
-
 
 def tls_slot_set(slot: int, value: int, exclusive: bool = False) -> None:
     """Store a 64-bit ``value`` (-2**63 .. 2**64-1) in this thread's ``slot``.

@@ -313,7 +313,10 @@ fast_os_advise(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 PyMethodDef vllsi_fast_memory[] = {
     {"os_advise", (PyCFunction)(void (*)(void))fast_os_advise, METH_FASTCALL,
-     "madvise(mapping's pages, advice): vllsi.memory.os_advise in one C call."},
+     "madvise(address, pages, advice) over a Mapping: vllsi.memory.os_advise in one C call.\n\n"
+     "Args: mapping (a vllsi.memory.Mapping), advice (a MemAdvice). Raises: TypeError\n"
+     "(not a Mapping/int), ValueError (unknown advice, closed mapping) before the call;\n"
+     "InvalidArgument/EINVAL from the kernel. Availability: Linux (asm tier)."},
     {"region_type", fast_region_type, METH_NOARGS,
      "region_type() -> the buffer-protocol base type of vllsi.memory.Mapping."},
     {NULL, NULL, 0, NULL},

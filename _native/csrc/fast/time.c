@@ -78,9 +78,13 @@ fast_vdso_installed(PyObject *self, PyObject *unused)
 
 PyMethodDef vllsi_fast_time[] = {
     {"monotonic_ns", fast_monotonic_ns, METH_NOARGS,
-     "monotonic_ns() -> CLOCK_MONOTONIC in ns (vDSO clock_gettime, else the syscall)."},
+     "monotonic_ns(): clock_gettime(CLOCK_MONOTONIC) through the vDSO (else the syscall), in ns.\n\n"
+     "Never decreases, across threads too. Raises: OSError subclasses from the factory\n"
+     "(not expected). Availability: Linux (D mach_absolute_time, W QueryPerformanceCounter)."},
     {"realtime_ns", fast_realtime_ns, METH_NOARGS,
-     "realtime_ns() -> CLOCK_REALTIME in ns (vDSO clock_gettime, else the syscall)."},
+     "realtime_ns(): clock_gettime(CLOCK_REALTIME) through the vDSO (else the syscall), in ns.\n\n"
+     "The wall clock: it may jump. Raises: OSError subclasses from the factory\n"
+     "(not expected). Availability: Linux (W GetSystemTimePreciseAsFileTime)."},
     {"clock_gettime", fast_clock_gettime, METH_O,
      "clock_gettime(clock_id) -> (sec, nsec) or raw -errno."},
     {"vdso_install", fast_vdso_install, METH_O, "vdso_install(address of clock_gettime)."},

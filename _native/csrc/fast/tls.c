@@ -281,14 +281,21 @@ fast_tls_base(PyObject *self, PyObject *unused)
 PyMethodDef vllsi_fast_tls[] = {
     {"tls_base", fast_tls_base, METH_NOARGS,
      "tls_base() -> the thread pointer (x86_64 %fs:0, aarch64 tpidr_el0)."},
-    {"tls_get", fast_tls_get, METH_O, "tls_get(slot) -> int | None."},
-    {"tls_has", fast_tls_has, METH_O, "tls_has(slot) -> bool."},
+    {"tls_get", fast_tls_get, METH_O, "tls_slot_get(slot) -> int | None: this OS thread's slot value (no OS call; C TLS).\n\n"
+     "Returns None for an empty slot. Raises: TypeError (not an int), InvalidSlot\n"
+     "(outside 0..31). Availability: Linux (C table); elsewhere the portable table."},
+    {"tls_has", fast_tls_has, METH_O, "tls_slot_has(slot) -> bool: whether this thread's slot holds a value (no OS call).\n\n"
+     "Raises: TypeError, InvalidSlot. Availability: Linux (C table)."},
     {"tls_set", (PyCFunction)(void (*)(void))fast_tls_set, METH_FASTCALL,
-     "tls_set(slot, value[, exclusive])."},
-    {"tls_clear", fast_tls_clear, METH_O, "tls_clear(slot)."},
-    {"tls_push", fast_tls_push, METH_NOARGS, "tls_push() -> new depth."},
-    {"tls_pop", fast_tls_pop, METH_NOARGS, "tls_pop() -> new depth."},
-    {"tls_depth", fast_tls_depth, METH_NOARGS, "tls_depth() -> depth."},
+     "tls_set(slot, value[, exclusive]): the C body of vllsi.tls.tls_slot_set."},
+    {"tls_clear", fast_tls_clear, METH_O, "tls_slot_clear(slot): empty this thread's slot (no OS call).\n\n"
+     "Raises: TypeError, InvalidSlot. Availability: Linux (C table)."},
+    {"tls_push", fast_tls_push, METH_NOARGS, "tls_frame_push() -> depth: save this thread's whole table (no OS call).\n\n"
+     "Returns the new depth. Raises: StackOverflow at CONTEXT_STACK_DEPTH (256).\n"
+     "Availability: Linux (C table)."},
+    {"tls_pop", fast_tls_pop, METH_NOARGS, "tls_frame_pop() -> depth: restore the table saved by the last push (no OS call).\n\n"
+     "Returns the new depth. Raises: StackUnderflow at the root. Availability: Linux."},
+    {"tls_depth", fast_tls_depth, METH_NOARGS, "tls_frame_depth() -> the number of saved frames of this thread (no OS call)."},
     {"tls_init", fast_tls_init, METH_NOARGS, "tls_init(): create this thread's table."},
     {"tls_cleanup", fast_tls_cleanup, METH_NOARGS, "tls_cleanup(): drop this thread's table."},
     {"tls_set_error_factory", fast_tls_set_error_factory, METH_O,
