@@ -105,7 +105,7 @@ region_detach(PyObject *o, PyObject *unused)
         Py_RETURN_FALSE;
     if (r->exports > 0) {
         PyErr_Format(PyExc_BufferError,
-                     "cannot close a mapping while %zd exported buffer(s) (memoryview) exist",
+                     "cannot close a mapping while %zd buffer export(s) (memoryview, ffi.from_buffer...) are alive",
                      r->exports);
         return NULL;
     }
