@@ -726,3 +726,31 @@ def getrandom(buf: Any, flags: int = 0) -> int:
     a, n = addr(c), len(c)
     return _s.check(_s.retry(lambda: _s.syscall_blocking(_NR["getrandom"], a, n, fl)),
                     "getrandom")
+
+
+__all__ += ["fchmod", "syncfs"]
+
+
+def fchmod(fd: Any, mode: int) -> None:
+    """fchmod(fd, mode): set the permission bits of an open file (no umask applies).
+
+    Raises: BadDescriptor/EBADF, PermissionDenied/EPERM (not the owner),
+    VllsiError/EROFS; ValueError for a mode outside 0..0o7777. Availability: Linux.
+    """
+    f = _s.fd_arg(fd)
+    m = _int(mode, "mode")
+    if not 0 <= m <= 0o7777:
+        raise ValueError(f"mode {m:#o} outside 0..0o7777")
+    _s.check(_s.retry(lambda: _s.syscall(_NR["fchmod"], f, m)), "fchmod")
+
+
+def syncfs(fd: Any) -> None:
+    """syncfs(fd): write back every dirty inode of the file system holding ``fd`` and
+    flush it to stable storage (one journal commit for many files).
+
+    Since Linux 5.8 it reports writeback errors that happened since ``fd`` was
+    opened. Raises: BadDescriptor/EBADF, VllsiError/EIO, ResourceExhausted/ENOSPC
+    or EDQUOT. EINTR-retried. Availability: Linux 2.6.39+.
+    """
+    f = _s.fd_arg(fd)
+    _s.check(_s.retry(lambda: _s.syscall_blocking(_NR["syncfs"], f)), "syncfs")
