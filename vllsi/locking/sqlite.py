@@ -19,7 +19,7 @@ The transitions follow SQLite's ``os_unix.c`` (``unixLock``/``posixUnlock``/
   starting together must not collide), read-lock the SHARED range, drop PENDING.
   Conflict on either step: stay UNLOCKED.
 - SHARED -> RESERVED: write-lock RESERVED. Conflict: stay SHARED.
-- SHARED/RESERVED -> EXCLUSIVE: write-lock PENDING (state PENDING), then
+- RESERVED -> EXCLUSIVE: write-lock PENDING (state PENDING), then
   write-lock the SHARED range. If the second step conflicts, the state stays
   PENDING with PENDING held (new readers are kept out) and a later
   ``lock(EXCLUSIVE)`` retries only the second step. ``lock(PENDING)`` performs
@@ -106,7 +106,8 @@ class SqliteLock:
             the current one is a no-op.
         Raises: LockConflict (SQLITE_BUSY) with the state left where SQLite
             leaves it (see the module docstring); ValueError for a transition
-            SQLite forbids (UNLOCKED -> above SHARED, RESERVED from UNLOCKED);
+            SQLite's pager never makes (UNLOCKED -> above SHARED; PENDING or
+            EXCLUSIVE below RESERVED);
             BadDescriptor/EBADF and other VllsiError from the OS.
         Availability: all (interoperation with SQLite: Linux, macOS).
         """
@@ -116,6 +117,8 @@ class SqliteLock:
             return
         if cur == LockState.UNLOCKED and target != LockState.SHARED:
             raise ValueError(f"UNLOCKED -> {target.name}: take SHARED first")
+        if target >= LockState.PENDING and cur < LockState.RESERVED:
+            raise ValueError(f"{cur.name} -> {target.name}: take RESERVED first")
         if target == LockState.SHARED:
             self._take(PENDING_BYTE, 1, _SH)
             try:
