@@ -150,6 +150,8 @@ def _mode(mode: Any) -> int:
 
 _pread = _impl.pread
 _pwrite = _impl.pwrite
+_preadv = _impl.preadv
+_pwritev = _impl.pwritev
 
 
 def pread(fd: Any, buf: Any, offset: int) -> int:
@@ -251,9 +253,15 @@ def preadv(fd: Any, buffers: Iterable[Any], offset: int, flags: int = 0) -> int:
     Availability: Linux (preadv2), macOS (preadv; flags must be 0), Windows
         (one ReadFile per buffer).
     """
-    f = _fd(fd)
-    off = _nonneg(offset, "offset")
-    return _impl.preadv(f, _buffers(buffers), off, _flags(flags))  # type: ignore[no-any-return]
+    if type(fd) is not int or fd < 0:
+        fd = _fd(fd)
+    if type(offset) is not int or offset < 0:
+        offset = _nonneg(offset, "offset")
+    if type(buffers) is not list or len(buffers) > 1024:
+        buffers = _buffers(buffers)
+    if type(flags) is not int or not 0 <= flags <= 0xFFFFFFFF:
+        flags = _flags(flags)
+    return _preadv(fd, buffers, offset, flags)  # type: ignore[no-any-return]
 
 
 def pwritev(fd: Any, buffers: Iterable[Any], offset: int, flags: int = 0) -> int:
@@ -263,9 +271,15 @@ def pwritev(fd: Any, buffers: Iterable[Any], offset: int, flags: int = 0) -> int
     Returns: total bytes written (may be short). Raises: as :func:`pwrite`.
     Availability: Linux (pwritev2), macOS (pwritev), Windows (WriteFile per buffer).
     """
-    f = _fd(fd)
-    off = _nonneg(offset, "offset")
-    return _impl.pwritev(f, _buffers(buffers), off, _flags(flags))  # type: ignore[no-any-return]
+    if type(fd) is not int or fd < 0:
+        fd = _fd(fd)
+    if type(offset) is not int or offset < 0:
+        offset = _nonneg(offset, "offset")
+    if type(buffers) is not list or len(buffers) > 1024:
+        buffers = _buffers(buffers)
+    if type(flags) is not int or not 0 <= flags <= 0xFFFFFFFF:
+        flags = _flags(flags)
+    return _pwritev(fd, buffers, offset, flags)  # type: ignore[no-any-return]
 
 
 def _buffers(buffers: Any) -> list[Any]:

@@ -407,7 +407,25 @@ def _pos(offset: Any) -> int:
     o = _int(offset, "offset")
     if o < -1:
         raise ValueError("offset must be >= 0, or -1 for the file position")
-    return o & 0xFFFFFFFFFFFFFFFF
+    return o
+
+
+def _vec_cffi(nr: int, writable: bool) -> Any:
+    def call(f: int, buffers: Any, o: int, fl: int) -> int:
+        iov, pins, n = _iovecs(buffers, writable)
+        r = _s.syscall_blocking(nr, f, addr(iov), n, o & 0xFFFFFFFFFFFFFFFF, 0, fl)
+        del pins
+        return r
+
+    return call
+
+
+if _s.TIER == "asm":
+    _vec_read: Any = _fast.preadv2
+    _vec_write: Any = _fast.pwritev2
+else:
+    _vec_read = _vec_cffi(_NR_PREADV2, True)
+    _vec_write = _vec_cffi(_NR_PWRITEV2, False)
 
 
 def preadv2(fd: Any, buffers: Any, offset: int, flags: int = 0) -> int:
@@ -426,11 +444,7 @@ def preadv2(fd: Any, buffers: Any, offset: int, flags: int = 0) -> int:
     f = _s.fd_arg(fd)
     o = _pos(offset)
     fl = _int(flags, "flags") & 0xFFFFFFFF
-    iov, pins, n = _iovecs(buffers, True)
-    a = addr(iov)
-    r = _s.retry(lambda: _s.syscall_blocking(_NR_PREADV2, f, a, n, o, 0, fl))
-    del pins
-    return _s.check(r, "preadv2")
+    return _s.check(_s.retry(lambda: _vec_read(f, buffers, o, fl)), "preadv2")
 
 
 def pwritev2(fd: Any, buffers: Any, offset: int, flags: int = 0) -> int:
@@ -446,11 +460,7 @@ def pwritev2(fd: Any, buffers: Any, offset: int, flags: int = 0) -> int:
     f = _s.fd_arg(fd)
     o = _pos(offset)
     fl = _int(flags, "flags") & 0xFFFFFFFF
-    iov, pins, n = _iovecs(buffers, False)
-    a = addr(iov)
-    r = _s.retry(lambda: _s.syscall_blocking(_NR_PWRITEV2, f, a, n, o, 0, fl))
-    del pins
-    return _s.check(r, "pwritev2")
+    return _s.check(_s.retry(lambda: _vec_write(f, buffers, o, fl)), "pwritev2")
 
 
 def _nonneg(v: Any, name: str) -> int:

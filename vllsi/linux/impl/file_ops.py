@@ -26,6 +26,8 @@ if _s.TIER == "asm":
 else:
     _pread_raw = fs._pread
     _pwrite_raw = fs._pwrite
+_preadv_raw = fs._vec_read
+_pwritev_raw = fs._vec_write
 
 
 def pread(fd: int, buf: Any, offset: int) -> int:
@@ -47,11 +49,21 @@ def pwrite(fd: int, data: Any, offset: int) -> int:
 
 
 def preadv(fd: int, buffers: Any, offset: int, flags: int) -> int:
-    return fs.preadv2(fd, buffers, offset, flags)
+    r: int = _preadv_raw(fd, buffers, offset, flags)
+    while r < 0:
+        if r != _EINTR:
+            raise errors.from_errno(-r, syscall="preadv2")
+        r = _preadv_raw(fd, buffers, offset, flags)
+    return r
 
 
 def pwritev(fd: int, buffers: Any, offset: int, flags: int) -> int:
-    return fs.pwritev2(fd, buffers, offset, flags)
+    r: int = _pwritev_raw(fd, buffers, offset, flags)
+    while r < 0:
+        if r != _EINTR:
+            raise errors.from_errno(-r, syscall="pwritev2")
+        r = _pwritev_raw(fd, buffers, offset, flags)
+    return r
 
 
 def file_size(fd: int) -> int:
