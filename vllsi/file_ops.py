@@ -120,7 +120,7 @@ def _nonneg(v: Any, name: str) -> int:
         v = int(v)
     if v < 0:
         raise ValueError(f"{name} must be >= 0, got {v}")
-    return v
+    return int(v)
 
 
 def _path(path: Any, name: str = "path") -> bytes:
@@ -345,7 +345,7 @@ def random_bytes(buf: Any) -> None:
         _impl.random_bytes(view)
 
 
-def open(  # noqa: A001
+def open(
     path: Any, flags: OpenFlags | int = OpenFlags.READ, mode: int = 0o666, *,
     dir_fd: Any = None,
 ) -> int:

@@ -223,8 +223,8 @@ def test_strace_shows_the_exact_durable_sequence(tmp_path: Path) -> None:
     rest = calls[tmp_open + 1:]
     writes = [ln for ln in rest if ln.startswith(f"write({tfd},")]
     assert sum(int(ln.rsplit("=", 1)[1]) for ln in writes) == 5000
-    seq = [(_call(ln), ln) for ln in rest if _call(ln) in SYNCS + ("renameat2", "rename",
-                                                                 "renameat", "close")]
+    wanted = (*SYNCS, "renameat2", "rename", "renameat", "close")
+    seq = [(_call(ln), ln) for ln in rest if _call(ln) in wanted]
     order = [c for c, ln in seq if c != "close" or ln.startswith(f"close({tfd})")]
     assert order[:4] == ["fsync", "close", "renameat2", "fsync"], seq
     assert seq[0][1].startswith(f"fsync({tfd})")
@@ -283,7 +283,7 @@ def test_sigkill_never_leaves_a_torn_target(tmp_path: Path) -> None:
     target = tmp_path / "target"
     old = b"O" * 1000
     target.write_bytes(old)
-    valid = {old} | {bytes([65 + i]) * (256 * 1024 + i) for i in range(2)}
+    valid = {old, *(bytes([65 + i]) * (256 * 1024 + i) for i in range(2))}
     rng = random.Random(1234)
     for _trial in range(24):
         child = spawn(KILL_CHILD, str(target))

@@ -51,6 +51,7 @@ conflicts, else the holder's pid or -1.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno as _errno
 import math
@@ -211,10 +212,8 @@ class LockHandle:
         self.active = False
         warnings.warn(f"unreleased {self!r}", ResourceWarning, stacklevel=2)
         start, length = self.region
-        try:
+        with contextlib.suppress(OSError):
             _try_set(self.fd, start, length, 0)
-        except OSError:
-            pass
 
     def __repr__(self) -> str:
         state = "held" if self.active else "released"

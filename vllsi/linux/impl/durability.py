@@ -6,9 +6,9 @@ Paths arrive as ``bytes`` (validated by the portable module); data as
 
 from __future__ import annotations
 
+import contextlib
 import os.path
 import stat as _stat
-
 
 from vllsi import errors
 from vllsi.linux import fs
@@ -103,9 +103,7 @@ def atomic_write_many(items: list[tuple[bytes, memoryview]], durable: bool,
                 fs.fsync(dirfd)
     finally:
         for dirfd, tmp, _name in temps:
-            try:
+            with contextlib.suppress(OSError):
                 fs.unlinkat(dirfd, tmp, 0)
-            except OSError:
-                pass
         for dirfd in dirs.values():
             fs.close(dirfd)

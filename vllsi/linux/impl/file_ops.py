@@ -8,6 +8,7 @@ read raises TypeError. See :mod:`vllsi.file_ops` for the interface.
 from __future__ import annotations
 
 import errno as _errno
+from collections.abc import Callable
 from typing import Any
 
 from vllsi import errors
@@ -18,14 +19,13 @@ AT_FDCWD = fs.AT_FDCWD
 _EINTR = -_errno.EINTR
 _NO_ACCESS = frozenset({_errno.ENOENT, _errno.EACCES, _errno.ENOTDIR, _errno.EROFS})
 
+_pread_raw: Callable[[int, Any, int], int] = fs._pread
+_pwrite_raw: Callable[[int, Any, int], int] = fs._pwrite
 if _s.TIER == "asm":
     from vllsi.linux import _fast
 
     _pread_raw = _fast.pread64
     _pwrite_raw = _fast.pwrite64
-else:
-    _pread_raw = fs._pread
-    _pwrite_raw = fs._pwrite
 _preadv_raw = fs._vec_read
 _pwritev_raw = fs._vec_write
 
@@ -118,7 +118,7 @@ _OPEN_BITS = {
 }
 
 
-def open(path: bytes, flags: Any, mode: int, dir_fd: int | None) -> int:  # noqa: A001
+def open(path: bytes, flags: Any, mode: int, dir_fd: int | None) -> int:
     os_flags = 0
     for name, bit in _OPEN_BITS.items():
         if flags & getattr(type(flags), name):

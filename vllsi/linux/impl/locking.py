@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno as _errno
 import time
+from collections.abc import Callable
 
 from vllsi import errors
 from vllsi.linux import _syscall as _s
@@ -19,17 +20,21 @@ _TYPE = (fs.F_UNLCK, fs.F_RDLCK, fs.F_WRLCK)
 _CONFLICT = frozenset({_errno.EAGAIN, _errno.EACCES})
 _EINTR = -_errno.EINTR
 
+
+
+def _raw_cffi(fd: int, cmd: int, typ: int, start: int, length: int) -> int:
+    try:
+        fs.fcntl_lock(fd, cmd, fs.Flock(typ, fs.SEEK_SET, start, length, 0))
+    except errors.VllsiError as exc:
+        return -(exc.errno or _errno.EIO)
+    return 0
+
+
+_raw: Callable[[int, int, int, int, int], int] = _raw_cffi
 if _s.TIER == "asm":
     from vllsi.linux import _fast
 
     _raw = _fast.fcntl_flock
-else:
-    def _raw(fd: int, cmd: int, typ: int, start: int, length: int) -> int:
-        try:
-            fs.fcntl_lock(fd, cmd, fs.Flock(typ, fs.SEEK_SET, start, length, 0))
-        except errors.VllsiError as exc:
-            return -int(exc.errno)
-        return 0
 
 
 def _conflict_error(code: int) -> errors.VllsiError:
@@ -43,19 +48,21 @@ def _fail(r: int) -> errors.VllsiError:
     return _conflict_error(-r)
 
 
+def _try_set_lock(fd: int, start: int, length: int, kind: int) -> None:
+    """F_OFD_SETLK: one attempt; LockConflict (owner_pid unset) on conflict;
+    EINTR: Python handlers run, then the call is retried."""
+    typ = _TYPE[kind]
+    r = _raw(fd, fs.F_OFD_SETLK, typ, start, length)
+    while r < 0:
+        if r != _EINTR:
+            raise _fail(r)
+        r = _raw(fd, fs.F_OFD_SETLK, typ, start, length)
+
+
+try_set_lock: Callable[[int, int, int, int], None] = _try_set_lock
 if _s.TIER == "asm":
     _fast.set_lock_error_factory(_conflict_error)
-    try_set_lock = _fast.ofd_setlk
-else:
-    def try_set_lock(fd: int, start: int, length: int, kind: int) -> None:
-        """F_OFD_SETLK: one attempt; LockConflict (owner_pid unset) on conflict;
-        EINTR: Python handlers run, then the call is retried."""
-        typ = _TYPE[kind]
-        r = _raw(fd, fs.F_OFD_SETLK, typ, start, length)
-        while r < 0:
-            if r != _EINTR:
-                raise _fail(r)
-            r = _raw(fd, fs.F_OFD_SETLK, typ, start, length)
+    try_set_lock = _fast.ofd_setlk  # the same, with the struct on the C stack
 
 
 def set_lock(fd: int, start: int, length: int, kind: int, timeout: float | None) -> None:
