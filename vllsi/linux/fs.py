@@ -464,19 +464,27 @@ def _pos(offset: Any) -> int:
 def _vec_cffi(nr: int, writable: bool) -> Any:
     def call(f: int, buffers: Any, o: int, fl: int) -> int:
         iov, pins, n = _iovecs(buffers, writable)
-        r = _s.syscall_blocking(nr, f, addr(iov), n, o & 0xFFFFFFFFFFFFFFFF, 0, fl)
+        if nr in (_NR_PREADV2, _NR_PWRITEV2):
+            r = _s.syscall_blocking(nr, f, addr(iov), n, o & 0xFFFFFFFFFFFFFFFF, 0, fl)
+        else:
+            r = _s.syscall_blocking(nr, f, addr(iov), n, o & 0xFFFFFFFFFFFFFFFF, 0)
         del pins
         return r
 
     return call
 
 
+# Raw (fd, buffers, offset, flags) -> kernel value; the v1 forms ignore flags (pass 0).
 if _s.TIER == "asm":
     _vec_read: Any = _fast.preadv2
     _vec_write: Any = _fast.pwritev2
+    _vec_read_v1: Any = _fast.preadv
+    _vec_write_v1: Any = _fast.pwritev
 else:
     _vec_read = _vec_cffi(_NR_PREADV2, True)
     _vec_write = _vec_cffi(_NR_PWRITEV2, False)
+    _vec_read_v1 = _vec_cffi(_NR["preadv"], True)
+    _vec_write_v1 = _vec_cffi(_NR["pwritev"], False)
 
 
 def preadv2(fd: Any, buffers: Any, offset: int, flags: int = 0) -> int:

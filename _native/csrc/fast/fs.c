@@ -15,7 +15,7 @@ vec_long(PyObject *o, long *out)
 /* vec_io(fd, buffers, offset, flags): pin every buffer (writable for reads), fill an
  * iovec array, run preadv2/pwritev2 with the GIL released; return the raw result. */
 static PyObject *
-vec_io(PyObject *const *args, Py_ssize_t nargs, int writing)
+vec_io(PyObject *const *args, Py_ssize_t nargs, int writing, int v2)
 {
     long fd, off, flags, r;
     Py_buffer vstack[VEC_STACK], *views = vstack;
@@ -72,8 +72,11 @@ vec_io(PyObject *const *args, Py_ssize_t nargs, int writing)
         iov[i].iov_len = (size_t)views[i].len;
     }
     Py_BEGIN_ALLOW_THREADS
-    r = vllsi_syscall6(writing ? __NR_pwritev2 : __NR_preadv2, fd, (long)iov, (long)n, off, 0,
-                       flags);
+    if (v2)
+        r = vllsi_syscall6(writing ? __NR_pwritev2 : __NR_preadv2, fd, (long)iov, (long)n, off,
+                           0, flags);
+    else
+        r = vllsi_syscall5(writing ? __NR_pwritev : __NR_preadv, fd, (long)iov, (long)n, off, 0);
     Py_END_ALLOW_THREADS
     for (i = 0; i < got; i++)
         PyBuffer_Release(&views[i]);
@@ -97,13 +100,26 @@ fail:
 static PyObject *
 fast_preadv2(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return vec_io(args, nargs, 0);
+    return vec_io(args, nargs, 0, 1);
 }
 
 static PyObject *
 fast_pwritev2(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return vec_io(args, nargs, 1);
+    return vec_io(args, nargs, 1, 1);
+}
+
+/* preadv/pwritev(fd, buffers, offset, flags): the pre-4.6 calls; flags must be 0. */
+static PyObject *
+fast_preadv(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return vec_io(args, nargs, 0, 0);
+}
+
+static PyObject *
+fast_pwritev(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return vec_io(args, nargs, 1, 0);
 }
 
 PyMethodDef vllsi_fast_fs[] = {
@@ -111,5 +127,9 @@ PyMethodDef vllsi_fast_fs[] = {
      "preadv2(fd, buffers, offset, flags) -> raw kernel return; GIL released."},
     {"pwritev2", (PyCFunction)(void (*)(void))fast_pwritev2, METH_FASTCALL,
      "pwritev2(fd, buffers, offset, flags) -> raw kernel return; GIL released."},
+    {"preadv", (PyCFunction)(void (*)(void))fast_preadv, METH_FASTCALL,
+     "preadv(fd, buffers, offset, 0) -> raw kernel return (no flags); GIL released."},
+    {"pwritev", (PyCFunction)(void (*)(void))fast_pwritev, METH_FASTCALL,
+     "pwritev(fd, buffers, offset, 0) -> raw kernel return (no flags); GIL released."},
     {NULL, NULL, 0, NULL},
 };

@@ -26,8 +26,6 @@ if _s.TIER == "asm":
 
     _pread_raw = _fast.pread64
     _pwrite_raw = _fast.pwrite64
-_preadv_raw = fs._vec_read
-_pwritev_raw = fs._vec_write
 
 
 def pread(fd: int, buf: Any, offset: int) -> int:
@@ -48,22 +46,40 @@ def pwrite(fd: int, data: Any, offset: int) -> int:
     return r
 
 
-def preadv(fd: int, buffers: Any, offset: int, flags: int) -> int:
-    r: int = _preadv_raw(fd, buffers, offset, flags)
+_ENOSYS = -_errno.ENOSYS
+# Raw vectored calls; switched once to preadv/pwritev if the kernel (or qemu-user)
+# answers ENOSYS to preadv2/pwritev2.
+_rv: Callable[[int, Any, int, int], int] = fs._vec_read
+_wv: Callable[[int, Any, int, int], int] = fs._vec_write
+_v2 = True
+
+
+def _vector_slow(writing: bool, r: int, fd: int, buffers: Any, offset: int, flags: int) -> int:
+    global _rv, _wv, _v2
     while r < 0:
-        if r != _EINTR:
-            raise errors.from_errno(-r, syscall="preadv2")
-        r = _preadv_raw(fd, buffers, offset, flags)
+        if r == _ENOSYS and _v2 and flags == 0:
+            _rv, _wv, _v2 = fs._vec_read_v1, fs._vec_write_v1, False
+        elif r != _EINTR:
+            name = ("pwritev" if writing else "preadv") + ("2" if _v2 else "")
+            raise errors.from_errno(-r, syscall=name)
+        r = (_wv if writing else _rv)(fd, buffers, offset, flags)
     return r
+
+
+def preadv(fd: int, buffers: Any, offset: int, flags: int) -> int:
+    if flags and not _v2:
+        raise errors.from_errno(_errno.ENOSYS, syscall="preadv2",
+                                message="RWF_* flags need preadv2, absent here")
+    r = _rv(fd, buffers, offset, flags)
+    return r if r >= 0 else _vector_slow(False, r, fd, buffers, offset, flags)
 
 
 def pwritev(fd: int, buffers: Any, offset: int, flags: int) -> int:
-    r: int = _pwritev_raw(fd, buffers, offset, flags)
-    while r < 0:
-        if r != _EINTR:
-            raise errors.from_errno(-r, syscall="pwritev2")
-        r = _pwritev_raw(fd, buffers, offset, flags)
-    return r
+    if flags and not _v2:
+        raise errors.from_errno(_errno.ENOSYS, syscall="pwritev2",
+                                message="RWF_* flags need pwritev2, absent here")
+    r = _wv(fd, buffers, offset, flags)
+    return r if r >= 0 else _vector_slow(True, r, fd, buffers, offset, flags)
 
 
 def file_size(fd: int) -> int:
