@@ -1,23 +1,21 @@
-"""Start a second Python process that can import vllsi (under qemu too)."""
+"""Start a second Python process that can import vllsi (under qemu too).
+
+Built on :func:`conformance._support.cc.python_argv`; adds the worktree to
+PYTHONPATH and pipes for a line-driven child.
+"""
 
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from conformance._support import UNDER_QEMU
+from conformance._support.cc import python_argv
+
+__all__ = ["child_env", "python_argv", "run", "spawn"]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def python_argv(*args: str) -> list[str]:
-    """argv running this interpreter (through the qemu prefix when emulated)."""
-    prefix = shlex.split(os.environ["VL_QEMU_PREFIX"]) if UNDER_QEMU else []
-    return [*prefix, sys.executable, *args]
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ import fcntl as _fcntl
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance._support import UNDER_QEMU, linux_only, skip
-from conformance._support.cc import run_c
+from conformance._support.cc import python_argv, run_c
 from vllsi import errors, linux
 from vllsi.linux import fs
 
@@ -325,14 +324,6 @@ sys.stdin.readline()
 """
 
 
-def _child(*args: str) -> list[str]:
-    if UNDER_QEMU:
-        import shlex
-
-        return [*shlex.split(os.environ["VL_QEMU_PREFIX"]), sys.executable, *args]
-    return [sys.executable, *args]
-
-
 @pytest.mark.covers("linux.fcntl_lock", "linux.Flock", "linux.F_OFD_SETLK", "linux.F_OFD_GETLK",
                     "linux.F_GETLK", "linux.F_SETLK", "linux.F_RDLCK", "linux.F_WRLCK",
                     "linux.F_UNLCK", "linux.SEEK_SET")
@@ -360,7 +351,7 @@ def test_fcntl_lock_ofd_and_classic(tmp_path: Path) -> None:
         os.close(a)
         os.close(b)
     # a classic lock of another process: F_GETLK names its pid
-    child = subprocess.Popen(_child("-c", _HOLD, str(p)), stdin=subprocess.PIPE,
+    child = subprocess.Popen(python_argv("-c", _HOLD, str(p)), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdin is not None
