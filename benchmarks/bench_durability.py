@@ -72,3 +72,35 @@ def test_many_atomicwrites(benchmark: Any, tmp_path: Path) -> None:
                 f.write(SMALL)
 
     benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
+
+
+FSYNC_CHILD = {
+    "vllsi": "from vllsi import durability\ndurability.atomic_write({t!r}, b'x' * 4096)",
+    "atomicwrites": "import atomicwrites\n"
+                    "with atomicwrites.atomic_write({t!r}, mode='wb', overwrite=True) as f:\n"
+                    "    f.write(b'x' * 4096)",
+}
+
+
+def test_equal_sync_count(tmp_path: Path) -> None:
+    """Not timed: strace counts the syncs of one atomic_write on each side (must be equal)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("atomicwrites")
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("environment: strace is not installed")
+    counts = {}
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    for side, code in FSYNC_CHILD.items():
+        log = tmp_path / f"{side}.log"
+        subprocess.run([strace, "-f", "-qq", "-o", str(log), "-e",
+                        "trace=fsync,fdatasync,syncfs,sync_file_range,msync",
+                        sys.executable, "-c", code.format(t=str(tmp_path / side))],
+                       check=True, env=env)
+        counts[side] = sum(1 for ln in log.read_text().splitlines() if "(" in ln)
+    assert counts["vllsi"] == counts["atomicwrites"] == 2, counts

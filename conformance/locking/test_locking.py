@@ -333,3 +333,29 @@ def test_region_overlap_is_interval_intersection(a: tuple[int, int], b: tuple[in
         return set(range(r.start, end))
 
     assert ra.overlaps(rb) == rb.overlaps(ra) == bool(cells(ra) & cells(rb))
+
+
+FORK_CHILD = textwrap.dedent("""
+    import os, sys
+    from vllsi import errors, locking
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    R, EX = locking.LockRegion(0, 1), locking.LockKind.Exclusive
+    h = locking.try_lock(fd, R, EX)
+    pid = os.fork()
+    if pid == 0:
+        locking.try_lock(fd, R, EX).unlock()  # same description: no conflict, and this
+        os._exit(0)                           # unlock releases the parent's lock too
+    os.waitpid(pid, 0)
+    other = os.open(sys.argv[1], os.O_RDWR)
+    locking.try_lock(other, R, EX).unlock()
+    h.active = False
+    print("shared-by-fork")
+""")
+
+
+@linux_only
+@pytest.mark.covers("locking.try_lock", "locking.LockHandle")
+def test_fork_shares_the_ofd_lock(tmp_path: Path) -> None:
+    _fds(tmp_path, 0)
+    r = run(FORK_CHILD, str(tmp_path / "lockfile"))
+    assert r.returncode == 0 and r.stdout.strip() == "shared-by-fork", r.stderr

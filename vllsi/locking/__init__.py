@@ -16,7 +16,10 @@ lock:
   owned like flock by the open file description. Two ``open()`` calls in one
   process conflict with each other; closing an unrelated descriptor of the same
   file keeps the lock; the lock ends when the last descriptor sharing the
-  description (``dup``, ``fork``) closes, or on explicit unlock. OFD and POSIX
+  description (``dup``, ``fork``) closes, or on explicit unlock. After
+  ``fork()`` parent and child share the description and therefore the lock:
+  neither conflicts with the other through the inherited descriptor, and either
+  can release it for both. OFD and POSIX
   locks on Linux do see each other, so they exclude each other across processes
   (that is how :mod:`vllsi.locking.sqlite` interoperates with SQLite).
 
