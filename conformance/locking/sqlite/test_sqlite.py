@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conformance._support import linux_only, only_on
 from conformance._support.proc import spawn
@@ -311,3 +313,66 @@ def test_mixed_stress_keeps_the_database_intact(db: Path) -> None:
         assert con.execute("SELECT count(*) FROM t").fetchone() == (1 + 2 * n,)
     finally:
         con.close()
+
+
+def _model_allows(target: LockState, me: LockState, others: list[LockState]) -> LockState:
+    """SQLite's compatibility rules: the state ``lock(target)`` reaches from ``me``
+    while the other connections sit in ``others`` (static, nobody mid-transition)."""
+    if target <= me:
+        return me
+    if target == LockState.SHARED:
+        ok = all(o < LockState.PENDING for o in others)
+        return LockState.SHARED if ok else me
+    if target == LockState.RESERVED:
+        ok = all(o < LockState.RESERVED for o in others)
+        return LockState.RESERVED if ok else me
+    reached = max(me, LockState.PENDING)  # PENDING byte: nobody else can hold it here
+    if target == LockState.EXCLUSIVE and all(o == LockState.UNLOCKED for o in others):
+        return LockState.EXCLUSIVE
+    return reached
+
+
+OPS = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(
+    ["lock1", "lock2", "lock3", "lock4", "unlock0", "unlock1"])), max_size=30)
+
+
+@linux_only
+@pytest.mark.covers("locking.sqlite.SqliteLock", "locking.sqlite.LockState")
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_three_connections_follow_sqlites_compatibility_model(db: Path,
+                                                              ops: list[tuple[int, str]]) -> None:
+    fds = [os.open(db, os.O_RDWR) for _ in range(3)]
+    mgrs = [SqliteLock(fd) for fd in fds]
+    model = [LockState.UNLOCKED] * 3
+    try:
+        for who, op in ops:
+            me = model[who]
+            others = model[:who] + model[who + 1:]
+            target = LockState(int(op[-1]))
+            if op.startswith("unlock"):
+                mgrs[who].unlock(target)
+                model[who] = min(me, target)
+            else:
+                forbidden = (me == LockState.UNLOCKED and target > LockState.SHARED) or (
+                    target >= LockState.PENDING and me < LockState.RESERVED)
+                if forbidden:
+                    with pytest.raises(ValueError):
+                        mgrs[who].lock(target)
+                    continue
+                expect = _model_allows(target, me, others)
+                if expect >= target:
+                    mgrs[who].lock(target)
+                else:
+                    with pytest.raises(errors.LockConflict):
+                        mgrs[who].lock(target)
+                model[who] = expect
+            assert [m.state for m in mgrs] == model, (who, op)
+            assert all(m.check_reserved() == any(s >= LockState.RESERVED for s in model)
+                       for m in mgrs)
+    finally:
+        for m in mgrs:
+            m.unlock()
+        for fd in fds:
+            os.close(fd)
