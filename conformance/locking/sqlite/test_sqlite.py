@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conformance._support import linux_only, only_on
@@ -332,15 +332,22 @@ def _model_allows(target: LockState, me: LockState, others: list[LockState]) -> 
     return reached
 
 
-OPS = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(
-    ["lock1", "lock2", "lock3", "lock4", "unlock0", "unlock1"])), max_size=30)
+OPS = st.lists(st.tuples(st.sampled_from([0, 0, 1, 1, 2]), st.sampled_from(
+    ["lock1", "lock1", "lock2", "lock2", "lock3", "lock4", "lock4", "unlock0", "unlock1"])),
+    min_size=4, max_size=40)
 
 
 @linux_only
 @pytest.mark.covers("locking.sqlite.SqliteLock", "locking.sqlite.LockState")
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
+@example(ops=[(0, "lock1"), (1, "lock1"), (0, "lock2"), (0, "lock4")])
+@example(ops=[(0, "lock1"), (0, "lock2"), (1, "lock1"), (1, "lock2")])
+@example(ops=[(0, "lock1"), (0, "lock2"), (0, "lock4"), (0, "unlock1"), (1, "lock1"),
+              (1, "lock2"), (1, "lock4")])
+@example(ops=[(0, "lock1"), (1, "lock1"), (0, "lock2"), (0, "lock4"), (1, "unlock0"),
+              (1, "lock1")])
 def test_three_connections_follow_sqlites_compatibility_model(db: Path,
                                                               ops: list[tuple[int, str]]) -> None:
     fds = [os.open(db, os.O_RDWR) for _ in range(3)]
