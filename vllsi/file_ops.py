@@ -97,6 +97,7 @@ class OpenFlags(enum.IntFlag):
 
 
 _ALL_FLAGS: Final = sum(int(f) for f in OpenFlags)
+_MAX_OFF: Final = (1 << 63) - 1
 
 
 def _fd(fd: Any) -> int:
@@ -120,6 +121,8 @@ def _nonneg(v: Any, name: str) -> int:
         v = int(v)
     if v < 0:
         raise ValueError(f"{name} must be >= 0, got {v}")
+    if v > _MAX_OFF:
+        raise ValueError(f"{name} must be below 2**63, got {v}")
     return int(v)
 
 
@@ -172,7 +175,7 @@ def pread(fd: Any, buf: Any, offset: int) -> int:
     """
     if type(fd) is not int or fd < 0:
         fd = _fd(fd)
-    if type(offset) is not int or offset < 0:
+    if type(offset) is not int or not 0 <= offset <= _MAX_OFF:
         offset = _nonneg(offset, "offset")
     return _pread(fd, buf, offset)  # type: ignore[no-any-return]
 
@@ -191,7 +194,7 @@ def pwrite(fd: Any, data: Any, offset: int) -> int:
     """
     if type(fd) is not int or fd < 0:
         fd = _fd(fd)
-    if type(offset) is not int or offset < 0:
+    if type(offset) is not int or not 0 <= offset <= _MAX_OFF:
         offset = _nonneg(offset, "offset")
     return _pwrite(fd, data, offset)  # type: ignore[no-any-return]
 
@@ -255,7 +258,7 @@ def preadv(fd: Any, buffers: Iterable[Any], offset: int, flags: int = 0) -> int:
     """
     if type(fd) is not int or fd < 0:
         fd = _fd(fd)
-    if type(offset) is not int or offset < 0:
+    if type(offset) is not int or not 0 <= offset <= _MAX_OFF:
         offset = _nonneg(offset, "offset")
     if type(buffers) is not list or len(buffers) > 1024:
         buffers = _buffers(buffers)
@@ -273,7 +276,7 @@ def pwritev(fd: Any, buffers: Iterable[Any], offset: int, flags: int = 0) -> int
     """
     if type(fd) is not int or fd < 0:
         fd = _fd(fd)
-    if type(offset) is not int or offset < 0:
+    if type(offset) is not int or not 0 <= offset <= _MAX_OFF:
         offset = _nonneg(offset, "offset")
     if type(buffers) is not list or len(buffers) > 1024:
         buffers = _buffers(buffers)

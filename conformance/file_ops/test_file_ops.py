@@ -171,6 +171,9 @@ def test_bad_input_fails_before_the_call(tmp_path: Path) -> None:
                  lambda: file_ops.pread_exact(fd, bytearray(1), -1),
                  lambda: file_ops.pwrite_all(fd, b"x", -1),
                  lambda: file_ops.pread(-3, bytearray(1), 0),
+                 lambda: file_ops.pread(fd, bytearray(1), 2**63),
+                 lambda: file_ops.pwritev(fd, [b"x"], 2**64),
+                 lambda: file_ops.truncate(fd, 2**63),
                  lambda: file_ops.access(tmp_path, 8),
                  lambda: file_ops.access("a\0b", 0)):
         with pytest.raises(ValueError):

@@ -54,11 +54,23 @@ _wv: Callable[[int, Any, int, int], int] = fs._vec_write
 _v2 = True
 
 
+def _v1(call: Callable[[int, Any, int, int], int], name: str) -> Callable[..., int]:
+    def no_flags(fd: int, buffers: Any, offset: int, flags: int) -> int:
+        if flags:
+            raise errors.from_errno(_errno.ENOSYS, syscall=name,
+                                    message="RWF_* flags need " + name + ", absent here")
+        return call(fd, buffers, offset, 0)
+
+    return no_flags
+
+
 def _vector_slow(writing: bool, r: int, fd: int, buffers: Any, offset: int, flags: int) -> int:
     global _rv, _wv, _v2
     while r < 0:
         if r == _ENOSYS and _v2 and flags == 0:
-            _rv, _wv, _v2 = fs._vec_read_v1, fs._vec_write_v1, False
+            _rv = _v1(fs._vec_read_v1, "preadv2")
+            _wv = _v1(fs._vec_write_v1, "pwritev2")
+            _v2 = False
         elif r != _EINTR:
             name = ("pwritev" if writing else "preadv") + ("2" if _v2 else "")
             raise errors.from_errno(-r, syscall=name)
@@ -67,17 +79,11 @@ def _vector_slow(writing: bool, r: int, fd: int, buffers: Any, offset: int, flag
 
 
 def preadv(fd: int, buffers: Any, offset: int, flags: int) -> int:
-    if flags and not _v2:
-        raise errors.from_errno(_errno.ENOSYS, syscall="preadv2",
-                                message="RWF_* flags need preadv2, absent here")
     r = _rv(fd, buffers, offset, flags)
     return r if r >= 0 else _vector_slow(False, r, fd, buffers, offset, flags)
 
 
 def pwritev(fd: int, buffers: Any, offset: int, flags: int) -> int:
-    if flags and not _v2:
-        raise errors.from_errno(_errno.ENOSYS, syscall="pwritev2",
-                                message="RWF_* flags need pwritev2, absent here")
     r = _wv(fd, buffers, offset, flags)
     return r if r >= 0 else _vector_slow(True, r, fd, buffers, offset, flags)
 
