@@ -252,9 +252,11 @@ EINTR_SCRIPT = textwrap.dedent("""
         pass
     def boom(*a):
         raise Stop
+    signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGALRM, boom)
     for t in (None, 5.0):
         try:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)  # one shot, lands in the wait
             locking.lock(fd, R, locking.LockKind.Exclusive, timeout=t)
         except Stop:
             print("raised", t)
