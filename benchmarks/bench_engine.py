@@ -17,7 +17,6 @@ benchmark venv (importorskip); fio from the system (skipped when absent).
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import random
 import shutil
@@ -206,8 +205,9 @@ def _direct_qd32(benchmark: Any, direct_file: tuple[str, int], group: str, total
     _info(benchmark, group, "vllsi")
     _, fd = direct_file
     e = _engine()
-    # vllsi.memory.AlignedBuffer is not merged yet: anonymous mmaps are page aligned.
-    bufs = [mmap.mmap(-1, BLOCK) for _ in range(QD)]
+    from vllsi.memory import AlignedBuffer
+
+    bufs = [AlignedBuffer(BLOCK, BLOCK) for _ in range(QD)]
     offs = _random_blocks(3, total)
 
     def run() -> None:
@@ -236,7 +236,9 @@ def _direct_qd32(benchmark: Any, direct_file: tuple[str, int], group: str, total
 def test_direct_qd1_os_preadv(benchmark: Any, direct_file: tuple[str, int]) -> None:
     _info(benchmark, G_DIRECT, "baseline", 1 / 4)
     _, fd = direct_file
-    buf = mmap.mmap(-1, BLOCK)
+    from vllsi.memory import AlignedBuffer
+
+    buf = AlignedBuffer(BLOCK, BLOCK)
     offs = _random_blocks(3)
 
     def run() -> None:

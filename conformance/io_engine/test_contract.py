@@ -461,8 +461,9 @@ def test_o_direct_random_reads_qd32(engine: Any, tmp_path: Path) -> None:
             pytest.skip("environment: the filesystem refuses O_DIRECT")
         raise
     try:
-        # vllsi.memory.AlignedBuffer is not merged yet: an anonymous mmap is page aligned.
-        bufs = [mmap.mmap(-1, 4096) for _ in range(32)]
+        from vllsi.memory import AlignedBuffer
+
+        bufs = [AlignedBuffer(4096, 4096) for _ in range(32)]
         rng = random.Random(5)
         for _ in range(4):
             offs = [rng.randrange(0, size // 4096) * 4096 for _ in range(32)]
@@ -472,7 +473,7 @@ def test_o_direct_random_reads_qd32(engine: Any, tmp_path: Path) -> None:
                 if got[sid].result == -errno.EINVAL:
                     pytest.skip("environment: O_DIRECT reads refused")
                 assert got[sid].result == 4096
-                assert b[:] == data[o:o + 4096]
+                assert bytes(memoryview(b)) == data[o:o + 4096]
         for b in bufs:
             b.close()
     finally:
