@@ -11,6 +11,7 @@ something may have completed, the timeout passes, or a wake), ``_cancel_one``,
 from __future__ import annotations
 
 import errno as _errno
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -36,6 +37,7 @@ class PyEngine:
         self._ready: list[_ie.CompletionResult] = []
         self._unreaped = 0
         self._closed = False
+        self._wake_lock = threading.Lock()  # wake() never races the closing of its fd
         self._stats = {"submitted": 0, "completed": 0, "cancelled": 0, "waits": 0}
         self._multishot = 0  # multishot ops in flight (their non-final results do not count)
 
@@ -142,15 +144,17 @@ class PyEngine:
 
     def wake(self) -> None:
         """Interrupt a poll blocked in another thread (thread-safe)."""
-        if not self._closed:
-            self._wake()
+        with self._wake_lock:
+            if not self._closed:
+                self._wake()
 
     def shutdown(self) -> None:
         """Cancel everything queued, drop every pin, close the engine's descriptors."""
         if self._closed:
             return
         self._shutdown_pending()
-        self._closed = True
+        with self._wake_lock:
+            self._closed = True
         self._ready = []
         self._unreaped = 0
         self._close()

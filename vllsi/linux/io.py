@@ -89,6 +89,7 @@ It *cannot* promise:
 from __future__ import annotations
 
 import errno as _errno
+import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -213,6 +214,7 @@ class IoUringDriver:
         elif not isinstance(config, _ie.IoEngineConfig):
             raise TypeError(f"config must be an IoEngineConfig, not {type(config).__name__}")
         self._closed = True
+        self._wake_lock = threading.Lock()  # wake() never writes to a closed (reused) fd
         self._maps: list[tuple[int, int]] = []
         self._ring_fd = -1
         self._wakefd = -1
@@ -445,15 +447,17 @@ class IoUringDriver:
 
     def wake(self) -> None:
         """Interrupt a poll blocked in another thread (writes the wake eventfd)."""
-        if not self._closed:
-            _s.syscall(_ops.NR_WRITE, self._wakefd, self._one_addr, 8)
+        with self._wake_lock:
+            if not self._closed:
+                _s.syscall(_ops.NR_WRITE, self._wakefd, self._one_addr, 8)
 
     # -- shutdown -----------------------------------------------------------------
     def shutdown(self) -> None:
         """Cancel everything in flight, reap it, release every pin, unmap, close."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._wake_lock:
+            if self._closed:
+                return
+            self._closed = True
         ring = self._ring
         leftovers: list[_ie.CompletionResult] = []
         self._raw(IORING_OP_ASYNC_CANCEL, 0, 0, 0, 0,
