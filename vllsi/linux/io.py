@@ -282,8 +282,9 @@ class IoUringDriver:
 
     def _flush(self) -> None:
         """Hand every filled SQE to the kernel."""
+        pending = self._ring.pending
         while True:
-            to_submit = self._ring.state()[0]
+            to_submit = pending()
             if not to_submit:
                 return
             r = self._enter(to_submit, 0, 0)
@@ -410,19 +411,17 @@ class IoUringDriver:
                 left = max(0, end - time.monotonic_ns())
                 ts.tv_sec, ts.tv_nsec = divmod(left, 1_000_000_000)
                 arg[2] = self._ts_addr
-            to_submit = ring.state()[0]
-            r = self._enter(to_submit, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+            r = self._enter(ring.pending(), 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
                             self._arg_addr, 24)
             out = ring.reap()
-            fired = ring.state()[4]
+            fired = ring.woken()
             if out or fired:
                 break
             if r == -_ETIME or (end is not None and time.monotonic_ns() >= end):
                 break
             if r < 0 and r not in (-_EINTR, -_errno.EAGAIN, -_errno.EBUSY):
                 _s.check(r, "io_uring_enter")
-            if not ring.state()[3]:
-                ring.arm_wake(self._wakefd)
+            ring.arm_wake(self._wakefd)  # no-op while armed
         if fired:
             ring.arm_wake(self._wakefd)
         self._stats["completed"] += len(out)

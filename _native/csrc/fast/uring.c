@@ -817,6 +817,22 @@ ring_state(vl_ring *r, PyObject *unused)
     return Py_BuildValue("(IIIii)", to_submit, ready, r->in_flight, r->wake_armed, fired);
 }
 
+/* pending() -> SQEs filled but not yet consumed by the kernel. */
+static PyObject *
+ring_pending(vl_ring *r, PyObject *unused)
+{
+    return PyLong_FromUnsignedLong(r->tail - vl_load_acquire(r->sq_head));
+}
+
+/* woken() -> True once after the wake read completed (clears the flag). */
+static PyObject *
+ring_woken(vl_ring *r, PyObject *unused)
+{
+    int fired = r->wake_fired;
+    r->wake_fired = 0;
+    return PyBool_FromLong(fired);
+}
+
 /* in_flight_ids() -> list of the SubmissionIds still pinned. */
 static PyObject *
 ring_in_flight_ids(vl_ring *r, PyObject *unused)
@@ -863,6 +879,8 @@ static PyMethodDef ring_methods[] = {
     {"raw", (PyCFunction)(void (*)(void))ring_raw, METH_FASTCALL, "internal SQE"},
     {"arm_wake", (PyCFunction)ring_arm_wake, METH_O, "arm_wake(eventfd) -> bool"},
     {"state", (PyCFunction)ring_state, METH_NOARGS, "ring counters"},
+    {"pending", (PyCFunction)ring_pending, METH_NOARGS, "SQEs not yet submitted"},
+    {"woken", (PyCFunction)ring_woken, METH_NOARGS, "wake fired since last asked"},
     {"in_flight_ids", (PyCFunction)ring_in_flight_ids, METH_NOARGS, "pinned ids"},
     {"owns", (PyCFunction)ring_owns, METH_O, "owns(sid) -> bool"},
     {NULL, NULL, 0, NULL},
