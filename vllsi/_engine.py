@@ -71,7 +71,19 @@ class PyEngine:
 
     def submit(self, op: Any) -> int:
         """Submit one op; returns its SubmissionId (see IOEngine)."""
-        return self.submit_many((op,))[0]
+        if self._closed:
+            raise _ie.closed_error()
+        prep = self._prepare(op)
+        if self._unreaped >= self.capacity:
+            if hasattr(prep, "release"):
+                prep.release()
+            raise _ie.would_block([], self.capacity)
+        self._seq += 1
+        sid = self._seq
+        self._unreaped += 1
+        self._stats["submitted"] += 1
+        self._start(sid, op, prep)
+        return sid
 
     def submit_many(self, ops: Iterable[Any]) -> list[int]:
         """Submit ops in order; all validated and pinned before any is started.

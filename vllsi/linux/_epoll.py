@@ -140,11 +140,29 @@ class EpollDriver(_engine.PyEngine):
                 self._complete(sid, res)
                 return
             if t is _ie.Recv or t is _ie.Read:
+                if st.readable and not st.readq:  # fast path: try it now
+                    r = self._perform(op, p)
+                    if r != -EAGAIN:
+                        p.release()
+                        self._complete(sid, r)
+                        if st.stream and 0 < r < p.n:
+                            st.readable = False  # a short stream read drained the socket
+                        return
+                    st.readable = False
                 st.readq.append((sid, op, p))
                 self._where[sid] = st
                 if st.readable:
                     self._run_read(st)
             else:
+                if st.writable and not st.writeq:
+                    r = self._perform(op, p)
+                    if r != -EAGAIN:
+                        p.release()
+                        self._complete(sid, r)
+                        if st.stream and 0 <= r < p.n:
+                            st.writable = False
+                        return
+                    st.writable = False
                 st.writeq.append((sid, op, p))
                 self._where[sid] = st
                 if st.writable:
