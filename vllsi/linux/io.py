@@ -56,7 +56,14 @@ blocked poll by writing the engine's eventfd, on which an internal
 that fd complete with -ECANCELED, as in the epoll driver. Timeouts are
 ``IORING_OP_TIMEOUT`` (-ETIME is reported as 0, per the contract). At most
 ``capacity = 2 * entries`` ops are in flight; the CQ ring is sized at 4 x entries
-so completions (and the internal ones) never overflow it.
+so completions (and the internal ones) never overflow it (a multishot Accept,
+``IORING_ACCEPT_MULTISHOT``, keeps its slot while its CQEs carry
+``IORING_CQE_F_MORE``; beyond the CQ ring the kernel's NODROP backlog holds them).
+``submit_reads``/``submit_writes`` fill a batch of SQEs in one C call without op
+objects, and ``IoEngineConfig(batch_submit=True)`` leaves SQEs for the next
+``poll`` so one io_uring_enter both submits and waits. Not done yet: registered
+buffers and files, multishot recv with provided-buffer rings, user-visible
+linked ops.
 
 What the epoll emulation can and cannot promise
 -----------------------------------------------
