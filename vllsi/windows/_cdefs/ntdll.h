@@ -1,0 +1,8 @@
+/* ntdll.dll */
+NTSTATUS NtQuerySystemTime(LARGE_INTEGER *SystemTime);
+NTSTATUS RtlGetVersion(RTL_OSVERSIONINFOW *lpVersionInformation);
+ULONG RtlNtStatusToDosError(NTSTATUS Status);
+NTSTATUS NtQueryInformationThread(HANDLE ThreadHandle, int ThreadInformationClass,
+                                  PVOID ThreadInformation, ULONG ThreadInformationLength,
+                                  ULONG *ReturnLength);
+const char *wine_get_version(void);  /* Wine only: absent on Windows */
