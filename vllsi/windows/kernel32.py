@@ -230,10 +230,8 @@ def set_file_pointer_ex(handle: int, distance: int, method: int = C.FILE_BEGIN) 
     h = handle_arg(handle)
     int_arg(distance, "distance", -(1 << 63), (1 << 63) - 1)
     int_arg(method, "method", 0, 2)
-    dist = ffi.new("LARGE_INTEGER *")
-    dist.QuadPart = distance
     out = ffi.new("LARGE_INTEGER *")
-    check_bool(kernel32.SetFilePointerEx(_h(h), dist[0], out, method), "SetFilePointerEx")
+    check_bool(kernel32.SetFilePointerEx(_h(h), distance, out, method), "SetFilePointerEx")
     return int(out.QuadPart)
 
 

@@ -10,7 +10,9 @@ BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
 BOOL GetOverlappedResult(HANDLE hFile, OVERLAPPED *lpOverlapped,
                          DWORD *lpNumberOfBytesTransferred, BOOL bWait);
 BOOL GetFileSizeEx(HANDLE hFile, LARGE_INTEGER *lpFileSize);
-BOOL SetFilePointerEx(HANDLE hFile, LARGE_INTEGER liDistanceToMove,
+/* liDistanceToMove is a LARGE_INTEGER by value: an 8-byte union, passed exactly like a
+ * LONGLONG (libffi cannot pass unions in ABI mode). */
+BOOL SetFilePointerEx(HANDLE hFile, LONGLONG liDistanceToMove,
                       LARGE_INTEGER *lpNewFilePointer, DWORD dwMoveMethod);
 BOOL SetEndOfFile(HANDLE hFile);
 BOOL SetFileInformationByHandle(HANDLE hFile, int FileInformationClass,
