@@ -49,7 +49,7 @@ def only_on_os(os_name: str) -> Callable[..., Any]:
     """A ``pytest_pycollect_makemodule`` hook for a conftest of an OS-layer folder."""
 
     def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> Any:
-        if _platform.OS == os_name:
+        if os_name == _platform.OS:
             return None
         f = _OtherOsFile.from_parent(parent, path=module_path)
         f.os_name = os_name

@@ -27,7 +27,7 @@ def test_known_codes() -> None:
 @given(st.sampled_from(_winerror.TABLE))
 @pytest.mark.covers("windows.winerror_to_errno")
 def test_exception_class_follows_the_errno(entry: tuple[str, int, str]) -> None:
-    name, code, ename = entry
+    _name, code, ename = entry
     e = winerror_exc(code, "Probe")
     assert e.winerror == code and e.errno == getattr(errno, ename)
     assert type(e) is errors.class_for_errno(e.errno)

@@ -24,7 +24,7 @@ def _read_ptr(addr: int) -> int:
 @pytest.mark.covers("windows.nt_current_teb")
 def test_teb_is_the_threads_own_block() -> None:
     teb = w.nt_current_teb()
-    assert teb and teb % 4096 == 0 or teb % 8 == 0
+    assert (teb and teb % 4096 == 0) or teb % 8 == 0
     # x64 TEB: NT_TIB.Self at 0x30, ClientId {UniqueProcess, UniqueThread} at 0x40.
     assert _read_ptr(teb + 0x30) == teb
     assert _read_ptr(teb + 0x40) == os.getpid()

@@ -112,7 +112,7 @@ def test_ipv6_loopback() -> None:
     s = w.wsa_socket(C.AF_INET6, C.SOCK_STREAM)
     try:
         w.bind(s, w.make_sockaddr(C.AF_INET6, ("::1", 0)))
-        host, port, flow, scope = w.parse_sockaddr(w.getsockname(s))
+        host, port, flow, _scope = w.parse_sockaddr(w.getsockname(s))
         assert host == "::1" and port > 0 and flow == 0
     finally:
         w.closesocket(s)

@@ -27,7 +27,7 @@ if OS != "windows":
     raise ModuleNotFoundError(f"vllsi.windows is the Windows layer; this is {OS}",
                               name=__name__)
 
-from vllsi.windows._winerror import winerror_to_errno  # noqa: E402
+from vllsi.windows._winerror import winerror_to_errno
 
 __all__ = ["under_wine", "wine_version", "winerror_to_errno"]
 

@@ -41,7 +41,8 @@ def timeout_ms(timeout: Any) -> int:
     if timeout is None:
         return 0xFFFFFFFF
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        raise TypeError(
+            f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
     if timeout != timeout or timeout < 0:
         raise ValueError("timeout must be >= 0")
     ms = int(-(-timeout * 1000 // 1))

@@ -691,7 +691,7 @@ def wait_on_address(buf: Any, offset: int, expected: int, timeout_ms: int) -> bo
     writable buffer (ValueError otherwise). Not alertable. Availability: Windows 8+
     (kernelbase.dll).
     """
-    cbuf, p = _word(buf, offset)
+    _cbuf, p = _word(buf, offset)
     int_arg(expected, "expected", -(1 << 31), (1 << 32) - 1)
     int_arg(timeout_ms, "timeout_ms", 0, 0xFFFFFFFF)
     cmp = ffi.new("uint32_t *", expected & 0xFFFFFFFF)

@@ -117,7 +117,7 @@ def make_sockaddr(family: int, address: Any) -> bytes:
         return bytes(ffi.buffer(sa))
     if family == C.AF_INET6:
         host, port = _host_port(address, 4)
-        rest = list(address[2:]) + [0, 0]
+        rest = [*list(address[2:]), 0, 0]
         flowinfo = int_arg(rest[0], "flowinfo", 0, 0xFFFFFFFF)
         scope = int_arg(rest[1], "scope_id", 0, 0xFFFFFFFF)
         a6 = ipaddress.IPv6Address(host or "::")
