@@ -233,3 +233,29 @@ def test_flush_move_delete(tmp_path: Path) -> None:
             w.flush_file_buffers(h)  # not opened for writing
     finally:
         w.close_handle(h)
+
+
+@pytest.mark.covers("windows.create_directory", "windows.remove_directory",
+                    "windows.set_file_attributes")
+def test_directories_and_attributes(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    w.create_directory(d)
+    assert d.is_dir()
+    with pytest.raises(errors.AlreadyExists):
+        w.create_directory(d)
+    with pytest.raises(errors.NotFound):
+        w.create_directory(tmp_path / "no" / "parent")
+    (d / "f").write_bytes(b"")
+    with pytest.raises(OSError) as ei:
+        w.remove_directory(d)
+    assert ei.value.errno == errno.ENOTEMPTY and ei.value.winerror == 145
+    w.set_file_attributes(d / "f", C.FILE_ATTRIBUTE_READONLY)
+    assert not os.access(d / "f", os.W_OK)
+    with pytest.raises(errors.PermissionDenied):
+        w.delete_file(d / "f")
+    w.set_file_attributes(d / "f", C.FILE_ATTRIBUTE_NORMAL)
+    w.delete_file(d / "f")
+    w.remove_directory(d)
+    assert not d.exists()
+    with pytest.raises(errors.NotFound):
+        w.set_file_attributes(d, C.FILE_ATTRIBUTE_NORMAL)

@@ -33,6 +33,7 @@ __all__ = [
     "cancel_io_ex",
     "close_handle",
     "create_event",
+    "create_directory",
     "create_file",
     "create_io_completion_port",
     "delete_file",
@@ -54,8 +55,10 @@ __all__ = [
     "query_performance_counter",
     "query_performance_frequency",
     "read_file",
+    "remove_directory",
     "set_end_of_file",
     "set_event",
+    "set_file_attributes",
     "set_file_completion_notification_modes",
     "set_file_end_of_file_info",
     "set_file_pointer_ex",
@@ -98,7 +101,7 @@ def _ptr(addr: int) -> Any:
 # ---------------------------------------------------------------------------- files
 
 def create_file(path: Any, access: int, share: int, disposition: int,
-                flags: int = C.FILE_ATTRIBUTE_NORMAL) -> int:
+                flags: int = C.FILE_ATTRIBUTE_NORMAL, *, inheritable: bool = False) -> int:
     """CreateFileW(path, access, share, NULL, disposition, flags, NULL): a new handle.
 
     Args:
@@ -106,7 +109,8 @@ def create_file(path: Any, access: int, share: int, disposition: int,
         access: GENERIC_READ | GENERIC_WRITE ...; share: FILE_SHARE_*;
         disposition: CREATE_NEW, CREATE_ALWAYS, OPEN_EXISTING, OPEN_ALWAYS,
             TRUNCATE_EXISTING; flags: FILE_ATTRIBUTE_* | FILE_FLAG_*.
-    Returns: the handle (an int), not inheritable.
+    Returns: the handle (an int); inherited by child processes only when
+        ``inheritable`` (SECURITY_ATTRIBUTES.bInheritHandle).
     Raises: NotFound/ENOENT (ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND),
         PermissionDenied/EACCES (ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION),
         AlreadyExists/EEXIST (ERROR_FILE_EXISTS with CREATE_NEW); TypeError/ValueError
@@ -117,7 +121,12 @@ def create_file(path: Any, access: int, share: int, disposition: int,
     for n, v in (("access", access), ("share", share), ("disposition", disposition),
                  ("flags", flags)):
         int_arg(v, n, 0, 0xFFFFFFFF)
-    h = kernel32.CreateFileW(wpath, access, share, ffi.NULL, disposition, flags, ffi.NULL)
+    sa = ffi.NULL
+    if inheritable:
+        sa = ffi.new("SECURITY_ATTRIBUTES *")
+        sa.nLength = ffi.sizeof("SECURITY_ATTRIBUTES")
+        sa.bInheritHandle = True
+    h = kernel32.CreateFileW(wpath, access, share, sa, disposition, flags, ffi.NULL)
     hv = _hval(h)
     if hv == INVALID_HANDLE_VALUE:
         raise_winerror("CreateFileW", filename=path)
@@ -272,6 +281,17 @@ def get_file_attributes(path: Any) -> int:
     return r
 
 
+def set_file_attributes(path: Any, attributes: int) -> None:
+    """SetFileAttributesW(path, attributes) (FILE_ATTRIBUTE_READONLY, _NORMAL...).
+
+    Raises: NotFound/ENOENT, PermissionDenied/EACCES. Availability: Windows.
+    """
+    wpath = wide(path)
+    int_arg(attributes, "attributes", 0, 0xFFFFFFFF)
+    check_bool(kernel32.SetFileAttributesW(wpath, attributes), "SetFileAttributesW",
+               filename=path)
+
+
 def get_file_type(handle: int) -> int:
     """GetFileType(handle): FILE_TYPE_DISK, FILE_TYPE_CHAR, FILE_TYPE_PIPE (or 0).
 
@@ -310,6 +330,25 @@ def delete_file(path: Any) -> None:
     Raises: NotFound/ENOENT, PermissionDenied/EACCES. Availability: Windows.
     """
     check_bool(kernel32.DeleteFileW(wide(path)), "DeleteFileW", filename=path)
+
+
+def create_directory(path: Any) -> None:
+    """CreateDirectoryW(path, NULL) (default security; no POSIX mode on Windows).
+
+    Raises: AlreadyExists/EEXIST (ERROR_ALREADY_EXISTS), NotFound/ENOENT (missing
+        parent, ERROR_PATH_NOT_FOUND), PermissionDenied/EACCES. Availability: Windows.
+    """
+    check_bool(kernel32.CreateDirectoryW(wide(path), ffi.NULL), "CreateDirectoryW",
+               filename=path)
+
+
+def remove_directory(path: Any) -> None:
+    """RemoveDirectoryW(path): remove an empty directory.
+
+    Raises: VllsiError/ENOTEMPTY (ERROR_DIR_NOT_EMPTY), NotFound/ENOENT,
+        VllsiError/ENOTDIR (ERROR_DIRECTORY: not a directory). Availability: Windows.
+    """
+    check_bool(kernel32.RemoveDirectoryW(wide(path)), "RemoveDirectoryW", filename=path)
 
 
 def lock_file_ex(handle: int, offset: int, length: int, flags: int) -> None:

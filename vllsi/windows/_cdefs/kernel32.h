@@ -18,10 +18,13 @@ BOOL SetEndOfFile(HANDLE hFile);
 BOOL SetFileInformationByHandle(HANDLE hFile, int FileInformationClass,
                                 LPVOID lpFileInformation, DWORD dwBufferSize);
 DWORD GetFileAttributesW(LPCWSTR lpFileName);
+BOOL SetFileAttributesW(LPCWSTR lpFileName, DWORD dwFileAttributes);
 DWORD GetFileType(HANDLE hFile);
 BOOL FlushFileBuffers(HANDLE hFile);
 BOOL MoveFileExW(LPCWSTR lpExistingFileName, LPCWSTR lpNewFileName, DWORD dwFlags);
 BOOL DeleteFileW(LPCWSTR lpFileName);
+BOOL CreateDirectoryW(LPCWSTR lpPathName, SECURITY_ATTRIBUTES *lpSecurityAttributes);
+BOOL RemoveDirectoryW(LPCWSTR lpPathName);
 BOOL LockFileEx(HANDLE hFile, DWORD dwFlags, DWORD dwReserved,
                 DWORD nNumberOfBytesToLockLow, DWORD nNumberOfBytesToLockHigh,
                 OVERLAPPED *lpOverlapped);
