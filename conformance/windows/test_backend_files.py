@@ -117,9 +117,9 @@ def test_locking_on_windows(tmp_path: Path) -> None:
             locking.try_lock(b, locking.LockRegion(1 << 32, 2), locking.LockKind.Exclusive)
         s1.unlock()
         s2.unlock()
-        with locking.lock(b, locking.LockRegion(0, 10), locking.LockKind.Exclusive, timeout=1):
-            with pytest.raises(errors.LockConflict):
-                locking.try_lock(a, locking.LockRegion(9, 1), locking.LockKind.Shared)
+        with locking.lock(b, locking.LockRegion(0, 10), locking.LockKind.Exclusive, timeout=1), \
+                pytest.raises(errors.LockConflict):
+            locking.try_lock(a, locking.LockRegion(9, 1), locking.LockKind.Shared)
         locking.try_lock(a, locking.LockRegion(9, 1), locking.LockKind.Shared).unlock()
     finally:
         file_ops.close(b)

@@ -16,6 +16,7 @@ write bit makes the result read-only (POSIX modes do not exist on Windows).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -99,10 +100,8 @@ def atomic_write_many(items: list[tuple[bytes, Any]], durable: bool,
                 sync_directory(d)
     finally:
         for tmp, _path, _ro in temps:
-            try:
+            with contextlib.suppress(OSError):
                 kernel32.delete_file(tmp)
-            except OSError:
-                pass
 
 
 def _target_readonly(path: bytes) -> bool:

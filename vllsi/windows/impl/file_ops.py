@@ -100,7 +100,7 @@ def _no_dir_fd(dir_fd: int | None, name: str) -> None:
                                  syscall=name)
 
 
-def open(path: bytes, flags: Any, mode: int, dir_fd: int | None) -> int:  # noqa: A001
+def open(path: bytes, flags: Any, mode: int, dir_fd: int | None) -> int:
     _no_dir_fd(dir_fd, "CreateFileW")
     F = type(flags)
     if flags & F.APPEND:
