@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from vllsi.windows import consts as C
-from vllsi.windows._args import int_arg
+from vllsi.windows._args import handle_arg, int_arg
 from vllsi.windows._ffi import check_ntstatus, ffi, kernel32, ntdll
 
 __all__ = [
     "OsVersion",
     "nt_current_teb",
+    "nt_query_file_mode",
     "nt_query_system_time",
     "rtl_get_version",
     "rtl_nt_status_to_dos_error",
@@ -73,6 +74,21 @@ def nt_current_teb() -> int:
                                        tbi, ffi.sizeof("THREAD_BASIC_INFORMATION"), ffi.NULL),
         "NtQueryInformationThread")
     return int(ffi.cast("uintptr_t", tbi.TebBaseAddress))
+
+
+def nt_query_file_mode(handle: int) -> int:
+    """NtQueryInformationFile(handle, FileModeInformation).Mode: FILE_SYNCHRONOUS_IO_*
+    bits set for a handle opened *without* FILE_FLAG_OVERLAPPED.
+
+    Raises: BadDescriptor/EBADF (STATUS_INVALID_HANDLE). Availability: Windows.
+    """
+    h = handle_arg(handle)
+    iosb = ffi.new("IO_STATUS_BLOCK *")
+    mode = ffi.new("ULONG *")
+    check_ntstatus(ntdll.NtQueryInformationFile(ffi.cast("HANDLE", h), iosb, mode, 4,
+                                                C.FileModeInformation),
+                   "NtQueryInformationFile")
+    return int(mode[0])
 
 
 def wine_get_version() -> str | None:

@@ -5,4 +5,7 @@ ULONG RtlNtStatusToDosError(NTSTATUS Status);
 NTSTATUS NtQueryInformationThread(HANDLE ThreadHandle, int ThreadInformationClass,
                                   PVOID ThreadInformation, ULONG ThreadInformationLength,
                                   ULONG *ReturnLength);
+NTSTATUS NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK *IoStatusBlock,
+                                PVOID FileInformation, ULONG Length,
+                                int FileInformationClass);
 const char *wine_get_version(void);  /* Wine only: absent on Windows */

@@ -1,0 +1,190 @@
+"""IocpDriver for real under Wine/Windows: files with offsets, sockets (accept,
+connect, send, recv) against the stdlib ``socket`` as the peer, timeouts,
+cancellation, wake-up and shutdown with ops in flight."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ie = pytest.importorskip("vllsi.io_engine")
+
+from vllsi import windows as w  # noqa: E402
+from vllsi.windows import consts as C  # noqa: E402
+from vllsi.windows.io import IocpDriver  # noqa: E402
+
+RW = C.GENERIC_READ | C.GENERIC_WRITE
+SHARE = C.FILE_SHARE_READ | C.FILE_SHARE_WRITE | C.FILE_SHARE_DELETE
+
+
+def _all(eng: Any, n: int, limit: float = 30.0) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    end = time.monotonic() + limit
+    while len(out) < n and time.monotonic() < end:
+        for r in eng.poll(1.0):
+            out[r.submission_id] = r
+    assert len(out) == n, out
+    return out
+
+
+@pytest.fixture
+def eng() -> Any:
+    e = IocpDriver(ie.IoEngineConfig(entries=16))
+    yield e
+    e.shutdown()
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.parametrize("overlapped", [True, False])
+def test_file_read_write_with_offsets(eng: Any, tmp_path: Path, overlapped: bool) -> None:
+    h = w.create_file(tmp_path / "f.bin", RW, SHARE, C.CREATE_ALWAYS,
+                      C.FILE_FLAG_OVERLAPPED if overlapped else C.FILE_ATTRIBUTE_NORMAL)
+    try:
+        data = os.urandom(100_000)
+        far = (1 << 32) + 3
+        ids = eng.submit_many([ie.Write(h, data, offset=0), ie.Write(h, b"tail", offset=far)])
+        res = _all(eng, 2)
+        assert [res[i].result for i in ids] == [len(data), 4]
+        a, b, c = bytearray(len(data)), bytearray(4), bytearray(8)
+        ids = eng.submit_many([ie.Read(h, a, offset=0), ie.Read(h, b, offset=far),
+                               ie.Read(h, c, offset=far + 10)])
+        res = _all(eng, 3)
+        assert [res[i].result for i in ids] == [len(data), 4, 0]  # at EOF: 0
+        assert a == data and b == b"tail"
+        assert eng.statistics()["submitted"] == 5
+    finally:
+        w.close_handle(h)
+    with open(tmp_path / "f.bin", "rb") as f:
+        assert f.read(len(data)) == data
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_socket_accept_connect_send_recv(eng: Any) -> None:
+    ls = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+    w.bind(ls, w.make_sockaddr(C.AF_INET, ("127.0.0.1", 0)))
+    w.listen(ls)
+    port = w.parse_sockaddr(w.getsockname(ls))[1]
+    cs = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+    try:
+        acc = eng.submit(ie.Accept(ls))
+        con = eng.submit(ie.Connect(cs, ("127.0.0.1", port)))
+        res = _all(eng, 2)
+        assert res[con].result == 0
+        srv = res[acc].result
+        assert srv > 0 and res[acc].address == w.parse_sockaddr(w.getsockname(cs))
+        assert w.parse_sockaddr(w.getpeername(cs))[1] == port
+        buf = bytearray(32)
+        rid = eng.submit(ie.Recv(srv, buf))
+        assert eng.poll(0) == []  # nothing sent yet: the recv is pending
+        sid = eng.submit(ie.Send(cs, b"hello iocp"))
+        res = _all(eng, 2)
+        assert res[sid].result == 10 and res[rid].result == 10 and buf[:10] == b"hello iocp"
+        w.shutdown(cs, C.SD_SEND)
+        rid = eng.submit(ie.Recv(srv, buf))
+        assert _all(eng, 1)[rid].result == 0  # orderly shutdown
+        cid = eng.submit(ie.Close(srv))
+        assert _all(eng, 1)[cid].result == 0
+    finally:
+        w.closesocket(cs)
+        w.closesocket(ls)
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_stdlib_peer_and_connect_refused(eng: Any) -> None:
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    port = srv.getsockname()[1]
+    cs = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+    try:
+        con = eng.submit(ie.Connect(cs, ("127.0.0.1", port)))
+        assert _all(eng, 1)[con].result == 0
+        peer, _ = srv.accept()
+        peer.sendall(b"from stdlib")
+        buf = bytearray(64)
+        rid = eng.submit(ie.Recv(cs, buf))
+        assert _all(eng, 1)[rid].result == 11 and buf[:11] == b"from stdlib"
+        peer.close()
+    finally:
+        w.closesocket(cs)
+        srv.close()
+    cs = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+    try:
+        con = eng.submit(ie.Connect(cs, ("127.0.0.1", port)))
+        r = _all(eng, 1)[con]
+        assert r.result == -errno.ECONNREFUSED and r.error.errno == errno.ECONNREFUSED
+    finally:
+        w.closesocket(cs)
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_timeout_cancel_and_wake(eng: Any) -> None:
+    t0 = eng.submit(ie.Timeout(0.05))
+    t1 = eng.submit(ie.Timeout(60))
+    res = _all(eng, 1)
+    assert res[t0].result == 0
+    c = eng.submit(ie.Cancel(t1))
+    res = _all(eng, 2)
+    assert res[c].result == 0 and res[t1].cancelled
+    assert eng.submit(ie.Cancel(12345)) and _all(eng, 1)
+    threading.Timer(0.1, eng.wake).start()
+    assert eng.poll(None) == []  # woken with nothing ready
+    n = eng.submit(ie.Nop())
+    assert _all(eng, 1)[n].result == 0
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_cancel_pending_recv_and_shutdown_with_ops_in_flight(tmp_path: Path) -> None:
+    eng = IocpDriver()
+    a, b = socket.socketpair()
+    try:
+        buf = bytearray(8)
+        rid = eng.submit(ie.Recv(a.fileno(), buf))
+        assert eng.poll(0) == []
+        eng.cancel(rid)
+        r = _all(eng, 1)[rid]
+        assert r.result == -errno.ECANCELED and r.cancelled
+        eng.submit(ie.Recv(a.fileno(), bytearray(8)))  # left in flight
+        eng.submit(ie.Timeout(60))
+        ls = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+        w.bind(ls, w.make_sockaddr(C.AF_INET, ("127.0.0.1", 0)))
+        w.listen(ls)
+        eng.submit(ie.Accept(ls))  # left in flight
+        assert eng.statistics()["in_flight"] == 3
+        eng.shutdown()
+        eng.shutdown()  # idempotent
+        with pytest.raises(OSError):
+            eng.poll(0)
+        w.closesocket(ls)
+        b.sendall(b"still usable")
+        assert a.recv(64) == b"still usable"
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_validation_before_submit(eng: Any, tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        eng.submit(ie.Read(5, b"read-only"))
+    with pytest.raises(TypeError):
+        eng.submit("not an op")
+    assert eng.statistics()["submitted"] == 0
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_create_io_engine_picks_iocp() -> None:
+    e = ie.create_io_engine()
+    try:
+        assert e.backend == "iocp" and isinstance(e, ie.IOEngine)
+    finally:
+        e.shutdown()
+    with pytest.raises(ValueError):
+        ie.create_io_engine(ie.IoEngineConfig(backend="io_uring"))
