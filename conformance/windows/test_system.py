@@ -183,3 +183,23 @@ def test_wait_on_address() -> None:
     with pytest.raises(TypeError):
         w.wake_by_address_single(b"ro" * 4, 0)
     mv.release()
+
+
+@pytest.mark.covers("windows.create_waitable_timer_ex", "windows.set_waitable_timer")
+def test_waitable_timer() -> None:
+    try:
+        t = w.create_waitable_timer_ex(high_resolution=True)
+    except errors.InvalidArgument:  # older Windows: no high-resolution timers
+        t = w.create_waitable_timer_ex(high_resolution=False)
+    try:
+        assert w.wait_for_single_object(t, 0) == C.WAIT_TIMEOUT
+        start = time.perf_counter_ns()
+        w.set_waitable_timer(t, -20 * 10_000)  # 20 ms, relative
+        assert w.wait_for_single_object(t, 10_000) == C.WAIT_OBJECT_0
+        assert time.perf_counter_ns() - start >= 15_000_000
+        assert w.wait_for_single_object(t, 0) == C.WAIT_OBJECT_0  # manual reset: stays set
+        w.set_waitable_timer(t, -1)  # re-arm resets it
+    finally:
+        w.close_handle(t)
+    with pytest.raises(ValueError):
+        w.set_waitable_timer(0, -1)

@@ -62,6 +62,11 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, UCHAR Flags);
 HANDLE CreateEventW(SECURITY_ATTRIBUTES *lpEventAttributes, BOOL bManualReset,
                     BOOL bInitialState, LPCWSTR lpName);
 BOOL SetEvent(HANDLE hEvent);
+HANDLE CreateWaitableTimerExW(SECURITY_ATTRIBUTES *lpTimerAttributes, LPCWSTR lpTimerName,
+                              DWORD dwFlags, DWORD dwDesiredAccess);
+BOOL SetWaitableTimer(HANDLE hTimer, const LARGE_INTEGER *lpDueTime, LONG lPeriod,
+                      PVOID pfnCompletionRoutine, LPVOID lpArgToCompletionRoutine,
+                      BOOL fResume);
 DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
 BOOL CreateProcessW(LPCWSTR lpApplicationName, LPWSTR lpCommandLine,
                     SECURITY_ATTRIBUTES *lpProcessAttributes,

@@ -1,0 +1,61 @@
+"""time_ops (and later memory, thread, tls) on their Windows backend.
+
+Run once the portable modules are on the branch (module-level importorskip)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+time_ops = pytest.importorskip("vllsi.time_ops")
+
+from vllsi import errors  # noqa: E402
+from vllsi.windows import kernel32  # noqa: E402
+
+
+@pytest.mark.covers("time_ops.monotonic_ns", "time_ops.realtime_ns", "time_ops.clock_gettime",
+                    "time_ops.clock_getres", "time_ops.Timespec")
+def test_clocks_against_the_time_module() -> None:
+    a = time_ops.monotonic_ns()
+    b = time.perf_counter_ns()  # QPC too on Windows: a direct oracle
+    c = time_ops.monotonic_ns()
+    assert a <= c and abs(b - a) < 10**9 + (c - a)
+    assert abs(time_ops.realtime_ns() - time.time_ns()) < 2 * 10**9
+    ts = time_ops.clock_gettime(1)
+    assert isinstance(ts, time_ops.Timespec) and 0 <= ts.tv_nsec < 10**9
+    assert abs(ts.to_ns() - time_ops.monotonic_ns()) < 10**9
+    assert abs(time_ops.clock_gettime(0).to_ns() - time.time_ns()) < 2 * 10**9
+    res = time_ops.clock_getres(1)
+    assert res.tv_sec == 0 and res.tv_nsec == max(1, -(-10**9 // kernel32.query_performance_frequency()))
+    assert time_ops.clock_getres(0) == (0, 100)
+    with pytest.raises(errors.InvalidArgument):
+        time_ops.clock_gettime(3)
+
+
+@pytest.mark.law("time_ops.monotonic_never_decreases")
+@pytest.mark.covers("time_ops.monotonic_ns")
+def test_monotonic_across_threads() -> None:
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        for _ in range(2000):
+            with lock:
+                seen.append(time_ops.monotonic_ns())
+
+    ts = [threading.Thread(target=run) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert seen == sorted(seen)
+
+
+@pytest.mark.covers("time_ops.sleep_ns")
+def test_sleep_ns_sleeps_at_least() -> None:
+    for ns in (0, 1, 2_000_000, 30_000_000):
+        t0 = time.perf_counter_ns()
+        time_ops.sleep_ns(ns)
+        assert time.perf_counter_ns() - t0 >= ns
