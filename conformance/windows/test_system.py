@@ -203,3 +203,28 @@ def test_waitable_timer() -> None:
         w.close_handle(t)
     with pytest.raises(ValueError):
         w.set_waitable_timer(0, -1)
+
+
+@pytest.mark.covers("windows.create_file_mapping", "windows.map_view_of_file",
+                    "windows.unmap_view_of_file")
+def test_pagefile_section_shared_between_views() -> None:
+    s = w.create_file_mapping(1 << 16)
+    try:
+        a = w.map_view_of_file(s, C.FILE_MAP_ALL_ACCESS, 0, 1 << 16)
+        b = w.map_view_of_file(s, C.FILE_MAP_READ, 0, 0)
+        try:
+            assert a != b
+            pa, pb = ffi.cast("unsigned char *", a), ffi.cast("unsigned char *", b)
+            assert pb[123] == 0
+            pa[123] = 77
+            assert pb[123] == 77  # two views of one section see the same pages
+            assert w.virtual_query(b).protect == C.PAGE_READONLY
+        finally:
+            w.unmap_view_of_file(b)
+            w.unmap_view_of_file(a)
+        with pytest.raises(errors.InvalidArgument):
+            w.unmap_view_of_file(a)
+    finally:
+        w.close_handle(s)
+    with pytest.raises(ValueError):
+        w.create_file_mapping(0)

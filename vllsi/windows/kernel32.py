@@ -35,8 +35,9 @@ __all__ = [
     "create_directory",
     "create_event",
     "create_file",
-    "create_waitable_timer_ex",
+    "create_file_mapping",
     "create_io_completion_port",
+    "create_waitable_timer_ex",
     "delete_file",
     "flush_file_buffers",
     "get_active_processor_count",
@@ -51,6 +52,7 @@ __all__ = [
     "get_system_info",
     "get_system_time_precise_as_file_time",
     "lock_file_ex",
+    "map_view_of_file",
     "move_file_ex",
     "post_queued_completion_status",
     "query_performance_counter",
@@ -70,6 +72,7 @@ __all__ = [
     "tls_get_value",
     "tls_set_value",
     "unlock_file_ex",
+    "unmap_view_of_file",
     "virtual_alloc",
     "virtual_free",
     "virtual_protect",
@@ -498,6 +501,47 @@ def virtual_protect(address: int, size: int, protect: int) -> int:
     old = ffi.new("DWORD *")
     check_bool(kernel32.VirtualProtect(_ptr(address), size, protect, old), "VirtualProtect")
     return int(old[0])
+
+
+def create_file_mapping(size: int, protect: int = C.PAGE_READWRITE) -> int:
+    """CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, protect, size, NULL): an
+    unnamed pagefile-backed section of ``size`` bytes (zeroed). Returns its handle.
+
+    Raises: ResourceExhausted/ENOMEM (ERROR_COMMITMENT_LIMIT...); ValueError for
+        size <= 0. Availability: Windows.
+    """
+    int_arg(size, "size", 1, (1 << 63) - 1)
+    int_arg(protect, "protect", 0, 0xFFFFFFFF)
+    r = kernel32.CreateFileMappingW(_h(INVALID_HANDLE_VALUE), ffi.NULL, protect, size >> 32,
+                                    size & 0xFFFFFFFF, ffi.NULL)
+    if r == ffi.NULL:
+        raise_winerror("CreateFileMappingW")
+    return _hval(r)
+
+
+def map_view_of_file(section: int, access: int, offset: int, size: int) -> int:
+    """MapViewOfFile(section, FILE_MAP_*, offset, size): the view's address.
+
+    Raises: PermissionDenied/EACCES (access beyond the section's protection),
+        ResourceExhausted/ENOMEM. Availability: Windows.
+    """
+    h = handle_arg(section, name="section")
+    int_arg(access, "access", 0, 0xFFFFFFFF)
+    int_arg(offset, "offset", 0, _U64)
+    int_arg(size, "size", 0, (1 << 63) - 1)
+    p = kernel32.MapViewOfFile(_h(h), access, offset >> 32, offset & 0xFFFFFFFF, size)
+    if p == ffi.NULL:
+        raise_winerror("MapViewOfFile")
+    return int(ffi.cast("uintptr_t", p))
+
+
+def unmap_view_of_file(address: int) -> None:
+    """UnmapViewOfFile(address). The caller must own the view.
+
+    Raises: InvalidArgument/EINVAL (ERROR_INVALID_ADDRESS). Availability: Windows.
+    """
+    int_arg(address, "address", 1, _U64)
+    check_bool(kernel32.UnmapViewOfFile(_ptr(address)), "UnmapViewOfFile")
 
 
 class MemoryInfo(NamedTuple):
