@@ -39,7 +39,7 @@ def test_alloc_buffer_and_free() -> None:
     with pytest.raises(ValueError):
         memoryview(m)
     with pytest.raises(ValueError):
-        m.address
+        _ = m.address
 
 
 @pytest.mark.law("memory.alignment_honoured")
