@@ -188,3 +188,28 @@ def test_create_io_engine_picks_iocp() -> None:
         e.shutdown()
     with pytest.raises(ValueError):
         ie.create_io_engine(ie.IoEngineConfig(backend="io_uring"))
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_nonblocking_net_ops_sockets_pend_in_the_port(eng: Any) -> None:
+    net = pytest.importorskip("vllsi.net_ops")
+    ls = net.socket(net.AF_INET, net.SOCK_STREAM)  # non-blocking by default
+    c = net.socket(net.AF_INET, net.SOCK_STREAM)
+    try:
+        net.bind(ls, ("127.0.0.1", 0))
+        net.listen(ls)
+        acc = eng.submit(ie.Accept(ls))
+        assert eng.poll(0) == []  # pends (overlapped I/O ignores FIONBIO)
+        con = eng.submit(ie.Connect(c, net.getsockname(ls)))
+        res = _all(eng, 2)
+        assert res[con].result == 0 and res[acc].result > 0
+        s = res[acc].result
+        buf = bytearray(4)
+        rid = eng.submit(ie.Recv(s, buf))
+        assert eng.poll(0) == []
+        net.send(c, b"ping")
+        assert _all(eng, 1)[rid].result == 4 and buf == b"ping"
+        w.closesocket(s)
+    finally:
+        w.closesocket(c)
+        w.closesocket(ls)
