@@ -59,3 +59,60 @@ def test_sleep_ns_sleeps_at_least() -> None:
         t0 = time.perf_counter_ns()
         time_ops.sleep_ns(ns)
         assert time.perf_counter_ns() - t0 >= ns
+
+
+@pytest.mark.covers("thread.get_thread_id", "thread.num_online_cpus", "thread.thread_yield",
+                    "thread.thread_spawn", "thread.thread_join")
+def test_threads_on_windows() -> None:
+    import os
+
+    thread = pytest.importorskip("vllsi.thread")
+    assert thread.get_thread_id() == threading.get_native_id()
+    assert thread.num_online_cpus() == os.cpu_count()
+    thread.thread_yield()
+    seen: list[int] = []
+    h = thread.thread_spawn(lambda a: seen.append(a) or kernel32.get_current_thread_id(), 7,
+                            stack_size=256 * 1024)
+    tid = thread.thread_join(h)
+    assert seen == [7] and tid == h.id != threading.get_native_id()
+
+
+@pytest.mark.covers("thread.Mutex", "thread.futex_wait", "thread.futex_wake")
+def test_atomic_thunks_under_contention() -> None:
+    thread = pytest.importorskip("vllsi.thread")
+    m = thread.Mutex()
+    counter = [0]
+
+    def work() -> None:
+        for _ in range(300):
+            with m:
+                v = counter[0]
+                time.sleep(0) if v % 50 == 0 else None
+                counter[0] = v + 1
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert counter[0] == 1200
+    word = bytearray(4)
+    assert thread.futex_wake(word, 5) == 0  # nobody waits
+    with pytest.raises(errors.TimedOut):
+        thread.futex_wait(word, 0, 0.01)
+
+
+@pytest.mark.covers("tls.tls_get_base")
+def test_tls_base_is_the_teb() -> None:
+    tls = pytest.importorskip("vllsi.tls")
+    from vllsi.windows import ntdll
+    from vllsi.windows._ffi import ffi
+
+    base = tls.tls_get_base()
+    assert base == ntdll.nt_current_teb()
+    assert int(ffi.cast("uintptr_t *", base + 0x30)[0]) == base  # NT_TIB.Self
+    other: list[int] = []
+    t = threading.Thread(target=lambda: other.append(tls.tls_get_base()))
+    t.start()
+    t.join()
+    assert other[0] != base

@@ -33,6 +33,11 @@ BOOL UnlockFileEx(HANDLE hFile, DWORD dwReserved, DWORD nNumberOfBytesToUnlockLo
 DWORD GetCurrentProcessId(void);
 DWORD GetCurrentThreadId(void);
 HANDLE GetCurrentThread(void);
+HANDLE GetCurrentProcess(void);
+HANDLE CreateThread(SECURITY_ATTRIBUTES *lpThreadAttributes, SIZE_T dwStackSize,
+                    DWORD (*lpStartAddress)(LPVOID), LPVOID lpParameter,
+                    DWORD dwCreationFlags, DWORD *lpThreadId);
+BOOL FlushInstructionCache(HANDLE hProcess, LPCVOID lpBaseAddress, SIZE_T dwSize);
 BOOL SwitchToThread(void);
 DWORD GetActiveProcessorCount(WORD GroupNumber);
 void GetSystemInfo(SYSTEM_INFO *lpSystemInfo);
