@@ -71,7 +71,7 @@ def _u32(v: int) -> int:
     return v & 0xFFFFFFFF
 
 
-def _bind() -> tuple[Callable[..., int], ...]:
+def _bind() -> tuple[Callable[..., Any], ...]:
     if not _FN:
         return (_missing,) * 5
     f_cas, f_xchg, f_add, f_load, f_store = (_FN[n] for n in _X64)

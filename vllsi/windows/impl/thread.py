@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -178,7 +179,5 @@ class NativeThread:
     def __del__(self) -> None:
         h = getattr(self, "_h", None)
         if h is not None:
-            try:
+            with contextlib.suppress(Exception):
                 kernel32.close_handle(h)
-            except Exception:
-                pass
