@@ -154,7 +154,7 @@ class NativeThread:
         self._state = "joinable"
 
     def done(self) -> bool:
-        return load32(self.done_address) != 0
+        return bool(load32(self.done_address) != 0)
 
     def wait_done(self, timeout: float | None) -> int:
         if self.done():
