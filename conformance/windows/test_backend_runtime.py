@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from conformance._support.pending import need
+
 time_ops = pytest.importorskip("vllsi.time_ops")
 
 from vllsi import errors  # noqa: E402
@@ -66,7 +68,7 @@ def test_sleep_ns_sleeps_at_least() -> None:
 def test_threads_on_windows() -> None:
     import os
 
-    thread = pytest.importorskip("vllsi.thread")
+    thread = need("vllsi.thread")
     assert thread.get_thread_id() == threading.get_native_id()
     assert thread.num_online_cpus() == os.cpu_count()
     thread.thread_yield()
@@ -79,7 +81,7 @@ def test_threads_on_windows() -> None:
 
 @pytest.mark.covers("thread.Mutex", "thread.futex_wait", "thread.futex_wake")
 def test_atomic_thunks_under_contention() -> None:
-    thread = pytest.importorskip("vllsi.thread")
+    thread = need("vllsi.thread")
     m = thread.Mutex()
     counter = [0]
 
@@ -104,7 +106,7 @@ def test_atomic_thunks_under_contention() -> None:
 
 @pytest.mark.covers("tls.tls_get_base")
 def test_tls_base_is_the_teb() -> None:
-    tls = pytest.importorskip("vllsi.tls")
+    tls = need("vllsi.tls")
     from vllsi.windows import ntdll
     from vllsi.windows._ffi import ffi
 

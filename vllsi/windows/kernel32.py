@@ -9,6 +9,7 @@ cut one short.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Final, NamedTuple
 
 from vllsi import errors
@@ -29,6 +30,7 @@ from vllsi.windows._ffi import (
 __all__ = [
     "INVALID_HANDLE_VALUE",
     "MemoryInfo",
+    "ProcessInfo",
     "SystemInfo",
     "cancel_io_ex",
     "close_handle",
@@ -37,23 +39,29 @@ __all__ = [
     "create_file",
     "create_file_mapping",
     "create_io_completion_port",
+    "create_pipe",
+    "create_process",
     "create_waitable_timer_ex",
     "delete_file",
+    "duplicate_handle",
     "flush_file_buffers",
     "get_active_processor_count",
     "get_current_process_id",
     "get_current_thread",
     "get_current_thread_id",
+    "get_exit_code_process",
     "get_file_attributes",
     "get_file_size_ex",
     "get_file_type",
     "get_overlapped_result",
     "get_queued_completion_status_ex",
+    "get_std_handle",
     "get_system_info",
     "get_system_time_precise_as_file_time",
     "lock_file_ex",
     "map_view_of_file",
     "move_file_ex",
+    "open_process",
     "post_queued_completion_status",
     "query_performance_counter",
     "query_performance_frequency",
@@ -65,8 +73,10 @@ __all__ = [
     "set_file_completion_notification_modes",
     "set_file_end_of_file_info",
     "set_file_pointer_ex",
+    "set_handle_information",
     "set_waitable_timer",
     "switch_to_thread",
+    "terminate_process",
     "tls_alloc",
     "tls_free",
     "tls_get_value",
@@ -833,3 +843,156 @@ def wake_by_address_all(buf: Any, offset: int) -> None:
     """
     _cbuf, p = _word(buf, offset)
     kernelbase.WakeByAddressAll(p)
+
+
+# --------------------------------------------------------------------------- processes
+
+def get_std_handle(which: int) -> int:
+    """GetStdHandle(STD_INPUT_HANDLE | STD_OUTPUT_HANDLE | STD_ERROR_HANDLE): the
+    handle, or 0 when the process has none for that stream. Availability: Windows."""
+    int_arg(which, "which", 0, 0xFFFFFFFF)
+    r = _hval(kernel32.GetStdHandle(which))
+    if r == INVALID_HANDLE_VALUE:
+        raise_winerror("GetStdHandle")
+    return r
+
+
+def create_pipe(inheritable: bool = False, size: int = 0) -> tuple[int, int]:
+    """CreatePipe(&r, &w, SECURITY_ATTRIBUTES{inherit}, size): (read end, write end).
+
+    Raises: ResourceExhausted/EMFILE-class errors. Availability: Windows.
+    """
+    int_arg(size, "size", 0, 0xFFFFFFFF)
+    r, w = ffi.new("HANDLE *"), ffi.new("HANDLE *")
+    sa = ffi.new("SECURITY_ATTRIBUTES *")
+    sa.nLength = ffi.sizeof("SECURITY_ATTRIBUTES")
+    sa.bInheritHandle = bool(inheritable)
+    check_bool(kernel32.CreatePipe(r, w, sa, size), "CreatePipe")
+    return _hval(r[0]), _hval(w[0])
+
+
+def set_handle_information(handle: int, mask: int, flags: int) -> None:
+    """SetHandleInformation(handle, mask, flags) (HANDLE_FLAG_INHERIT...).
+
+    Availability: Windows."""
+    h = handle_arg(handle)
+    int_arg(mask, "mask", 0, 0xFFFFFFFF)
+    int_arg(flags, "flags", 0, 0xFFFFFFFF)
+    check_bool(kernel32.SetHandleInformation(_h(h), mask, flags), "SetHandleInformation")
+
+
+def duplicate_handle(handle: int, inheritable: bool) -> int:
+    """DuplicateHandle(self, handle, self, &new, 0, inheritable, DUPLICATE_SAME_ACCESS).
+
+    Raises: BadDescriptor/EBADF. Availability: Windows."""
+    h = handle_arg(handle)
+    out = ffi.new("HANDLE *")
+    me = kernel32.GetCurrentProcess()
+    check_bool(kernel32.DuplicateHandle(me, _h(h), me, out, 0, bool(inheritable),
+                                        C.DUPLICATE_SAME_ACCESS), "DuplicateHandle")
+    return _hval(out[0])
+
+
+def _quote_arg(arg: str) -> str:
+    """One argument quoted for CommandLineToArgvW / the MS C runtime's parser."""
+    if arg and not any(c in arg for c in ' \t\n\v"'):
+        return arg
+    out, slashes = ['"'], 0
+    for c in arg:
+        if c == "\\":
+            slashes += 1
+            continue
+        if c == '"':
+            out.append("\\" * (2 * slashes + 1) + '"')
+        else:
+            out.append("\\" * slashes + c)
+        slashes = 0
+    out.append("\\" * (2 * slashes) + '"')
+    return "".join(out)
+
+
+class ProcessInfo(NamedTuple):
+    """PROCESS_INFORMATION: the new process's and thread's handles and ids."""
+
+    process: int
+    thread: int
+    pid: int
+    tid: int
+
+
+def create_process(application: Any, argv: list[Any], *, env: dict[str, str] | None = None,
+                   cwd: Any = None, stdio: tuple[int, int, int] | None = None,
+                   flags: int = 0) -> ProcessInfo:
+    """CreateProcessW(application, command line, NULL, NULL, inherit, flags |
+    CREATE_UNICODE_ENVIRONMENT, env block, cwd, STARTUPINFOW, &pi).
+
+    ``argv`` is quoted into one command line with the C runtime's rules (so the
+    child's ``sys.argv`` equals ``argv``). ``stdio`` (three inheritable handles)
+    sets STARTF_USESTDHANDLES and handle inheritance; ``env`` None inherits the
+    caller's environment.
+    Raises: NotFound/ENOENT (ERROR_FILE_NOT_FOUND), PermissionDenied/EACCES,
+        VllsiError/ENOEXEC (ERROR_BAD_EXE_FORMAT...); TypeError/ValueError for bad
+        arguments before the call. Availability: Windows.
+    """
+    app = wide(application, name="application")
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise TypeError("argv must be a non-empty list")
+    args = [os.fsdecode(a) for a in argv]
+    if any("\0" in a for a in args):
+        raise ValueError("argv item contains a NUL character")
+    cmdline = ffi.new("wchar_t[]", " ".join(_quote_arg(a) for a in args))
+    block: Any = ffi.NULL
+    if env is not None:
+        items = []
+        for k, v in env.items():
+            if not k or "=" in k[1:] or "\0" in k + v:
+                raise ValueError(f"illegal environment variable {k!r}")
+            items.append(f"{k}={v}")
+        block = ffi.new("wchar_t[]", "\0".join(items) + "\0\0")
+    wcwd = ffi.NULL if cwd is None else wide(cwd, name="cwd")
+    int_arg(flags, "flags", 0, 0xFFFFFFFF)
+    si = ffi.new("STARTUPINFOW *")
+    si.cb = ffi.sizeof("STARTUPINFOW")
+    inherit = False
+    if stdio is not None:
+        si.dwFlags = C.STARTF_USESTDHANDLES
+        si.hStdInput, si.hStdOutput, si.hStdError = (_h(x) for x in stdio)
+        inherit = True
+    pi = ffi.new("PROCESS_INFORMATION *")
+    ok = kernel32.CreateProcessW(app, cmdline, ffi.NULL, ffi.NULL, inherit,
+                                 flags | C.CREATE_UNICODE_ENVIRONMENT, block, wcwd, si, pi)
+    check_bool(ok, "CreateProcessW", filename=application)
+    return ProcessInfo(_hval(pi.hProcess), _hval(pi.hThread), int(pi.dwProcessId),
+                       int(pi.dwThreadId))
+
+
+def open_process(pid: int, access: int) -> int:
+    """OpenProcess(access, FALSE, pid): a process handle.
+
+    Raises: InvalidArgument/EINVAL (no such process: ERROR_INVALID_PARAMETER),
+        PermissionDenied/EACCES. Availability: Windows."""
+    int_arg(pid, "pid", 0, 0xFFFFFFFF)
+    int_arg(access, "access", 0, 0xFFFFFFFF)
+    r = kernel32.OpenProcess(access, False, pid)
+    if r == ffi.NULL:
+        raise_winerror("OpenProcess")
+    return _hval(r)
+
+
+def terminate_process(handle: int, exit_code: int) -> None:
+    """TerminateProcess(handle, exit_code): end the process at once.
+
+    Raises: PermissionDenied/EACCES (no PROCESS_TERMINATE access, or it already
+        exited). Availability: Windows."""
+    h = handle if handle == INVALID_HANDLE_VALUE else handle_arg(handle)
+    int_arg(exit_code, "exit_code", 0, 0xFFFFFFFF)
+    check_bool(kernel32.TerminateProcess(_h(h), exit_code), "TerminateProcess")
+
+
+def get_exit_code_process(handle: int) -> int:
+    """GetExitCodeProcess(handle, &code): the exit code, or STILL_ACTIVE (259).
+
+    Availability: Windows."""
+    out = ffi.new("DWORD *")
+    check_bool(kernel32.GetExitCodeProcess(_h(handle_arg(handle)), out), "GetExitCodeProcess")
+    return int(out[0])

@@ -17,6 +17,7 @@ __all__ = [
     "OsVersion",
     "nt_current_teb",
     "nt_query_file_mode",
+    "nt_query_process_basic",
     "nt_query_system_time",
     "rtl_get_version",
     "rtl_nt_status_to_dos_error",
@@ -89,6 +90,20 @@ def nt_query_file_mode(handle: int) -> int:
                                                 C.FileModeInformation),
                    "NtQueryInformationFile")
     return int(mode[0])
+
+
+def nt_query_process_basic(handle: int = -1) -> tuple[int, int, int]:
+    """NtQueryInformationProcess(handle, ProcessBasicInformation): (pid, parent pid,
+    PEB address). ``handle`` -1 is the current process. Availability: Windows."""
+    h = handle if handle == -1 else handle_arg(handle)
+    pbi = ffi.new("PROCESS_BASIC_INFORMATION *")
+    check_ntstatus(ntdll.NtQueryInformationProcess(ffi.cast("HANDLE", h),
+                                                   C.ProcessBasicInformation, pbi,
+                                                   ffi.sizeof("PROCESS_BASIC_INFORMATION"),
+                                                   ffi.NULL),
+                   "NtQueryInformationProcess")
+    return (int(pbi.UniqueProcessId), int(pbi.InheritedFromUniqueProcessId),
+            int(ffi.cast("uintptr_t", pbi.PebBaseAddress)))
 
 
 def wine_get_version() -> str | None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from conformance._support.pending import need
+
 ie = pytest.importorskip("vllsi.io_engine")
 
 from vllsi import windows as w  # noqa: E402
@@ -192,7 +194,7 @@ def test_create_io_engine_picks_iocp() -> None:
 
 @pytest.mark.covers("windows.io.IocpDriver")
 def test_nonblocking_net_ops_sockets_pend_in_the_port(eng: Any) -> None:
-    net = pytest.importorskip("vllsi.net_ops")
+    net = need("vllsi.net_ops")
     ls = net.socket(net.AF_INET, net.SOCK_STREAM)  # non-blocking by default
     c = net.socket(net.AF_INET, net.SOCK_STREAM)
     try:

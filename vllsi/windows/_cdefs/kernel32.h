@@ -85,4 +85,12 @@ BOOL CreateProcessW(LPCWSTR lpApplicationName, LPWSTR lpCommandLine,
                     DWORD dwCreationFlags, LPVOID lpEnvironment, LPCWSTR lpCurrentDirectory,
                     STARTUPINFOW *lpStartupInfo, PROCESS_INFORMATION *lpProcessInformation);
 BOOL GetExitCodeProcess(HANDLE hProcess, DWORD *lpExitCode);
+HANDLE OpenProcess(DWORD dwDesiredAccess, BOOL bInheritHandle, DWORD dwProcessId);
+HANDLE GetStdHandle(DWORD nStdHandle);
+BOOL CreatePipe(HANDLE *hReadPipe, HANDLE *hWritePipe, SECURITY_ATTRIBUTES *lpPipeAttributes,
+                DWORD nSize);
+BOOL SetHandleInformation(HANDLE hObject, DWORD dwMask, DWORD dwFlags);
+BOOL DuplicateHandle(HANDLE hSourceProcessHandle, HANDLE hSourceHandle,
+                     HANDLE hTargetProcessHandle, HANDLE *lpTargetHandle, DWORD dwDesiredAccess,
+                     BOOL bInheritHandle, DWORD dwOptions);
 BOOL TerminateProcess(HANDLE hProcess, UINT uExitCode);

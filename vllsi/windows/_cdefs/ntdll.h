@@ -8,4 +8,7 @@ NTSTATUS NtQueryInformationThread(HANDLE ThreadHandle, int ThreadInformationClas
 NTSTATUS NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK *IoStatusBlock,
                                 PVOID FileInformation, ULONG Length,
                                 int FileInformationClass);
+NTSTATUS NtQueryInformationProcess(HANDLE ProcessHandle, int ProcessInformationClass,
+                                   PVOID ProcessInformation, ULONG ProcessInformationLength,
+                                   ULONG *ReturnLength);
 const char *wine_get_version(void);  /* Wine only: absent on Windows */
