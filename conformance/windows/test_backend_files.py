@@ -181,3 +181,16 @@ def test_durability_on_windows(tmp_path: Path) -> None:
         durability.atomic_write(tmp_path / "nodir" / "x", b"")
     assert sorted(x.name for x in tmp_path.iterdir() if x.name.endswith(".tmp")) == []
     assert kernel32.get_file_attributes(t) & C.FILE_ATTRIBUTE_READONLY == 0
+
+
+@pytest.mark.covers("durability.sync_directory")
+def test_sync_directory_errors(tmp_path: Path) -> None:
+    import errno
+
+    durability.sync_directory(str(tmp_path).encode())
+    with pytest.raises(errors.NotFound):
+        durability.sync_directory(tmp_path / "missing")
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(OSError) as ei:
+        durability.sync_directory(tmp_path / "f")
+    assert ei.value.errno == errno.ENOTDIR

@@ -17,6 +17,7 @@ write bit makes the result read-only (POSIX modes do not exist on Windows).
 from __future__ import annotations
 
 import contextlib
+import errno as _errno
 import os
 from typing import Any
 
@@ -37,6 +38,8 @@ def data_only_fsync(fd: int) -> None:
 
 
 def sync_directory(path: bytes) -> None:
+    if not kernel32.get_file_attributes(path) & C.FILE_ATTRIBUTE_DIRECTORY:
+        raise errors.from_errno(_errno.ENOTDIR, syscall="CreateFileW", filename=path)
     h = kernel32.create_file(path, C.GENERIC_READ | C.GENERIC_WRITE, _SHARE,
                              C.OPEN_EXISTING, C.FILE_FLAG_BACKUP_SEMANTICS)
     try:

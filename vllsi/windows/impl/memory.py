@@ -48,12 +48,12 @@ class Region:
     _addr: int
     _size: int
     _exports: int
-    _readonly: bool
+    _level: int  # 0 read/write, 1 read-only, 2 no exports (PAGE_NOACCESS)
     _closed: bool = True
 
     def _attach(self, address: int, size: int) -> None:
         self._addr, self._size = address, size
-        self._exports, self._readonly, self._closed = 0, False, False
+        self._exports, self._level, self._closed = 0, 0, False
 
     def _detach(self) -> bool:
         if self._closed:
@@ -63,8 +63,10 @@ class Region:
         self._closed = True
         return True
 
-    def _set_readonly(self, flag: bool) -> None:
-        self._readonly = bool(flag)
+    def _set_readonly(self, level: int) -> None:
+        """0 read/write, 1 read-only exports, 2 no exports at all (the pages cannot be
+        read: a view could only fault the interpreter). A bool is taken as 0/1."""
+        self._level = int(level)
 
     def _check(self) -> None:
         if self._closed:
@@ -90,10 +92,12 @@ class Region:
 
     def __buffer__(self, flags: int) -> memoryview:
         self._check()
-        if self._readonly and flags & _WRITABLE:
+        if self._level >= 2:
+            raise ValueError("mapping has no access (os_protect NONE): no buffer export")
+        if self._level == 1 and flags & _WRITABLE:
             raise BufferError("mapping is read-only (os_protect without WRITE)")
         view = memoryview(ffi.buffer(ffi.cast("char *", self._addr), self._size))
-        if self._readonly:
+        if self._level == 1:
             view = view.toreadonly()
         self._exports += 1
         return view
