@@ -215,3 +215,39 @@ def test_nonblocking_net_ops_sockets_pend_in_the_port(eng: Any) -> None:
     finally:
         w.closesocket(c)
         w.closesocket(ls)
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_sync_engine_backend_on_windows(tmp_path: Path) -> None:
+    """The portable SyncEngine over the Windows embedded backend (ops done at submit)."""
+    e = ie.create_io_engine(ie.IoEngineConfig(backend="sync"))
+    h = w.create_file(tmp_path / "s.bin", RW, SHARE, C.CREATE_ALWAYS)
+    ls = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+    try:
+        assert e.backend == "sync"
+        ids = e.submit_many([ie.Write(h, b"abc", offset=5), ie.Nop(), ie.Fsync(h)])
+        res = {r.submission_id: r.result for r in e.poll(0)}
+        assert [res[i] for i in ids] == [3, 0, 0]
+        buf = bytearray(3)
+        rid = e.submit(ie.Read(h, buf, offset=5))
+        assert e.poll(0)[0].result == 3 and buf == b"abc"
+        w.bind(ls, w.make_sockaddr(C.AF_INET, ("127.0.0.1", 0)))
+        w.listen(ls)
+        port = w.parse_sockaddr(w.getsockname(ls))[1]
+        c = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+        cid = e.submit(ie.Connect(c, ("127.0.0.1", port)))
+        aid = e.submit(ie.Accept(ls))
+        res = {r.submission_id: r for r in e.poll(0)}
+        assert res[cid].result == 0 and res[aid].result > 0
+        assert res[aid].address == w.parse_sockaddr(w.getsockname(c))
+        sid = e.submit(ie.Send(c, b"hey"))
+        rbuf = bytearray(8)
+        rid = e.submit(ie.Recv(res[aid].result, rbuf))
+        got = {r.submission_id: r.result for r in e.poll(0)}
+        assert got[sid] == 3 and got[rid] == 3 and rbuf[:3] == b"hey"
+        clo = e.submit_many([ie.Close(c), ie.Close(res[aid].result)])
+        assert [r.result for r in e.poll(0)] == [0, 0] and len(clo) == 2
+    finally:
+        e.shutdown()
+        w.close_handle(h)
+        w.closesocket(ls)
