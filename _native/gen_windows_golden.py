@@ -10,6 +10,11 @@ committed table is what conformance/windows/test_layouts.py compares with the
 Windows cffi under Wine (or on Windows). ``--check`` regenerates in memory and
 exits 1 if the committed file differs (CI runs it beside the Wine stage).
 
+It also checks the cdef *prototypes*: the function headers of ``_cdefs/`` are
+compiled after the real ``#include``s with clang ``-fsyntax-only`` for both
+targets, so a wrong parameter or return type is a "conflicting types" error.
+The only accepted conflicts are listed in ``ABI_EQUIVALENT`` with the reason.
+
 Runs on Linux: vllsi.windows itself is not importable here, so its data modules
 are loaded by path and types.h is parsed with stand-in scalar typedefs (only the
 struct and field *names* are taken from it; every value comes from the headers).
@@ -39,6 +44,12 @@ HEADERS = ("winsock2.h", "ws2tcpip.h", "mswsock.h", "afunix.h", "windows.h", "wi
 # Not in the mingw-w64 headers (ntdll internals): checked at run time instead
 # (conformance/windows/test_ntdll.py reads the TEB through it).
 NOT_IN_MINGW = ("THREAD_BASIC_INFORMATION",)
+FUNCTION_HEADERS = ("kernel32.h", "kernelbase.h", "ntdll.h", "ws2_32.h", "bcrypt.h")
+ABI_EQUIVALENT = {
+    "SetFilePointerEx": "liDistanceToMove is a LARGE_INTEGER (an 8-byte union) by value, "
+                        "declared LONGLONG: libffi cannot pass unions and both travel in "
+                        "the same integer register on x64 and arm64",
+}
 # Parse-only stand-ins so Linux cffi can read the field names of types.h.
 _STANDINS = """
 typedef unsigned int DWORD, ULONG, UINT; typedef int LONG, BOOL; typedef long long LONGLONG;
@@ -98,7 +109,48 @@ def generate() -> dict[str, Any]:
             "targets": tables}
 
 
+def _zig() -> list[str]:
+    if os.environ.get("ZIG"):
+        return os.environ["ZIG"].split()
+    import shutil
+
+    if shutil.which("zig"):
+        return ["zig"]
+    cache = Path(os.environ.get("VLLSI_XCACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vllsi-cross")
+    venv = cache / "zig" / "venv" / "bin" / "python"
+    if venv.exists():
+        return [str(venv), "-m", "ziglang"]
+    return [sys.executable, "-m", "ziglang"]
+
+
+def check_prototypes() -> list[str]:
+    """Compile the cdef prototypes after the SDK headers; the unexpected conflicts."""
+    src = "".join(f"#include <{h}>\n" for h in HEADERS if h != "ntstatus.h")
+    src += "".join((WIN / "_cdefs" / h).read_text() for h in FUNCTION_HEADERS)
+    bad: list[str] = []
+    with tempfile.TemporaryDirectory() as d:
+        c = Path(d) / "proto.c"
+        c.write_text(src)
+        for target in TARGETS:
+            r = subprocess.run([*_zig(), "cc", "-target", target, "-fsyntax-only",
+                                "-Wno-everything", str(c)], capture_output=True, text=True)
+            for line in r.stderr.splitlines():
+                if "error:" not in line:
+                    continue
+                m = re.search(r"conflicting types for '(\w+)'", line)
+                if m and m.group(1) in ABI_EQUIVALENT:
+                    continue
+                bad.append(f"{target}: {line.split('error:', 1)[1].strip()}")
+    return bad
+
+
 def main() -> int:
+    bad = check_prototypes()
+    if bad:
+        print("cdef prototypes disagree with the SDK headers:\n  " + "\n  ".join(bad),
+              file=sys.stderr)
+        return 1
     doc = generate()
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
     if "--check" in sys.argv:

@@ -15,7 +15,7 @@ BOOL GetFileSizeEx(HANDLE hFile, LARGE_INTEGER *lpFileSize);
 BOOL SetFilePointerEx(HANDLE hFile, LONGLONG liDistanceToMove,
                       LARGE_INTEGER *lpNewFilePointer, DWORD dwMoveMethod);
 BOOL SetEndOfFile(HANDLE hFile);
-BOOL SetFileInformationByHandle(HANDLE hFile, int FileInformationClass,
+BOOL SetFileInformationByHandle(HANDLE hFile, FILE_INFO_BY_HANDLE_CLASS FileInformationClass,
                                 LPVOID lpFileInformation, DWORD dwBufferSize);
 DWORD GetFileAttributesW(LPCWSTR lpFileName);
 BOOL SetFileAttributesW(LPCWSTR lpFileName, DWORD dwFileAttributes);
@@ -76,7 +76,7 @@ BOOL SetEvent(HANDLE hEvent);
 HANDLE CreateWaitableTimerExW(SECURITY_ATTRIBUTES *lpTimerAttributes, LPCWSTR lpTimerName,
                               DWORD dwFlags, DWORD dwDesiredAccess);
 BOOL SetWaitableTimer(HANDLE hTimer, const LARGE_INTEGER *lpDueTime, LONG lPeriod,
-                      PVOID pfnCompletionRoutine, LPVOID lpArgToCompletionRoutine,
+                      PTIMERAPCROUTINE pfnCompletionRoutine, LPVOID lpArgToCompletionRoutine,
                       BOOL fResume);
 DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
 BOOL CreateProcessW(LPCWSTR lpApplicationName, LPWSTR lpCommandLine,

@@ -5,6 +5,17 @@
 typedef LONG NTSTATUS;
 typedef UINT_PTR SOCKET;
 typedef USHORT ADDRESS_FAMILY;
+/* Enum and opaque pointer parameter types, named as the SDK names them so the
+ * prototypes of the other headers compile unchanged after <windows.h> (the
+ * prototype check of _native/gen_windows_golden.py); ABI: a 4-byte int, a pointer. */
+typedef int FILE_INFO_BY_HANDLE_CLASS;
+typedef int THREADINFOCLASS;
+typedef int PROCESSINFOCLASS;
+typedef int FILE_INFORMATION_CLASS;
+typedef unsigned int GROUP;
+typedef void *LPWSAPROTOCOL_INFOW;
+typedef void *LPWSAOVERLAPPED_COMPLETION_ROUTINE;
+typedef void (*PTIMERAPCROUTINE)(LPVOID, DWORD, DWORD);
 
 typedef union _LARGE_INTEGER {
     struct { DWORD LowPart; LONG HighPart; };

@@ -1,7 +1,7 @@
 /* ws2_32.dll */
 int WSAStartup(WORD wVersionRequested, WSADATA *lpWSAData);
 int WSAGetLastError(void);
-SOCKET WSASocketW(int af, int type, int protocol, PVOID lpProtocolInfo, unsigned int g,
+SOCKET WSASocketW(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g,
                   DWORD dwFlags);
 int closesocket(SOCKET s);
 int bind(SOCKET s, const struct sockaddr *name, int namelen);
@@ -18,8 +18,8 @@ int getpeername(SOCKET s, struct sockaddr *name, int *namelen);
 int ioctlsocket(SOCKET s, long cmd, ULONG *argp);
 int WSAIoctl(SOCKET s, DWORD dwIoControlCode, PVOID lpvInBuffer, DWORD cbInBuffer,
              PVOID lpvOutBuffer, DWORD cbOutBuffer, DWORD *lpcbBytesReturned,
-             OVERLAPPED *lpOverlapped, PVOID lpCompletionRoutine);
+             OVERLAPPED *lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
 int WSARecv(SOCKET s, WSABUF *lpBuffers, DWORD dwBufferCount, DWORD *lpNumberOfBytesRecvd,
-            DWORD *lpFlags, OVERLAPPED *lpOverlapped, PVOID lpCompletionRoutine);
+            DWORD *lpFlags, OVERLAPPED *lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
 int WSASend(SOCKET s, WSABUF *lpBuffers, DWORD dwBufferCount, DWORD *lpNumberOfBytesSent,
-            DWORD dwFlags, OVERLAPPED *lpOverlapped, PVOID lpCompletionRoutine);
+            DWORD dwFlags, OVERLAPPED *lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
