@@ -42,9 +42,14 @@ from __future__ import annotations
 
 import errno as _errno
 import heapq
+import importlib.util
 import ipaddress
 import time
 from typing import Any
+
+if importlib.util.find_spec("vllsi._engine") is None:  # the engine core is not installed
+    raise ModuleNotFoundError("vllsi.windows.io needs vllsi.io_engine and vllsi._engine",
+                              name=__name__)
 
 from vllsi import _engine  # type: ignore[attr-defined, unused-ignore]
 from vllsi import io_engine as _ie  # type: ignore[attr-defined, unused-ignore]
