@@ -64,7 +64,8 @@ def test_sleep_ns_sleeps_at_least() -> None:
 
 
 @pytest.mark.covers("thread.get_thread_id", "thread.num_online_cpus", "thread.thread_yield",
-                    "thread.thread_spawn", "thread.thread_join")
+                    "thread.thread_spawn", "thread.thread_join", "thread.ThreadHandle",
+                    "thread.thread_detach")
 def test_threads_on_windows() -> None:
     import os
 
@@ -75,8 +76,15 @@ def test_threads_on_windows() -> None:
     seen: list[int] = []
     h = thread.thread_spawn(lambda a: seen.append(a) or kernel32.get_current_thread_id(), 7,
                             stack_size=256 * 1024)
+    assert isinstance(h, thread.ThreadHandle)
     tid = thread.thread_join(h)
     assert seen == [7] and tid == h.id != threading.get_native_id()
+    done = threading.Event()
+    d = thread.thread_spawn(lambda _a: done.set(), None)
+    thread.thread_detach(d)
+    assert done.wait(30)
+    with pytest.raises(ValueError):
+        thread.thread_join(d)
 
 
 @pytest.mark.covers("thread.Mutex", "thread.futex_wait", "thread.futex_wake")
