@@ -194,3 +194,20 @@ def test_sync_directory_errors(tmp_path: Path) -> None:
     with pytest.raises(OSError) as ei:
         durability.sync_directory(tmp_path / "f")
     assert ei.value.errno == errno.ENOTDIR
+
+
+@pytest.mark.covers("locking.try_lock", "file_ops.close")
+def test_close_forgets_locks_of_a_reused_handle_value(tmp_path: Path) -> None:
+    p = tmp_path / "r.bin"
+    a = file_ops.open(p, RW)
+    locking.try_lock_region(a, locking.LockKind.Exclusive, 0, 10)
+    file_ops.close(a)  # the OS released the lock; vllsi's bookkeeping too
+    b = file_ops.open(p, RW)
+    c = file_ops.open(p, RW)
+    try:
+        locking.try_lock_region(b, locking.LockKind.Exclusive, 0, 10)  # really taken
+        with pytest.raises(errors.LockConflict):
+            locking.try_lock_region(c, locking.LockKind.Exclusive, 5, 1)
+    finally:
+        file_ops.close(c)
+        file_ops.close(b)

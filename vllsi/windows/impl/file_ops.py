@@ -141,6 +141,9 @@ def open(path: bytes, flags: Any, mode: int, dir_fd: int | None) -> int:
 
 
 def close(fd: int) -> None:
+    from vllsi.windows.impl import locking
+
+    locking.forget(fd)
     kernel32.close_handle(fd)
 
 

@@ -18,6 +18,9 @@ contract, this backend keeps the ranges each handle holds (in this process) and:
 - unlocking releases every held lock inside the range and re-locks the parts of
   partly covered locks that lie outside it; unlocking bytes not held is not an
   error (as with fcntl).
+The bookkeeping is per handle value: :func:`forget` drops it when vllsi closes the
+handle (``file_ops.close``); a handle closed by other means while it holds vllsi
+locks leaves stale entries (the OS released the locks), so close through vllsi.
 Conflicts raise LockConflict (owner_pid -1: Windows does not say who). Timed
 waits poll with backoff; ``timeout=None`` waits in LockFileEx. Windows has no
 EINTR (PEP 475 retries do not apply).
@@ -91,6 +94,12 @@ def _release(fd: int, start: int, end: int) -> None:
     if not mine:
         with _mutex:
             _held.pop(fd, None)
+
+
+def forget(fd: int) -> None:
+    """Drop the bookkeeping of handle ``fd`` (it is being closed: the OS releases its locks)."""
+    with _mutex:
+        _held.pop(fd, None)
 
 
 def try_set_lock(fd: int, start: int, length: int, kind: int) -> None:
