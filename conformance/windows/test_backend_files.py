@@ -16,6 +16,7 @@ file_ops = pytest.importorskip("vllsi.file_ops")
 locking = pytest.importorskip("vllsi.locking")
 durability = pytest.importorskip("vllsi.durability")
 
+from conformance._support.pending import need  # noqa: E402
 from vllsi import errors  # noqa: E402
 from vllsi.windows import consts as C  # noqa: E402
 from vllsi.windows import kernel32  # noqa: E402
@@ -211,3 +212,43 @@ def test_close_forgets_locks_of_a_reused_handle_value(tmp_path: Path) -> None:
     finally:
         file_ops.close(c)
         file_ops.close(b)
+
+
+@pytest.mark.covers("locking.sqlite.SqliteLock", "locking.sqlite.LockState")
+def test_sqlite_protocol_over_lockfileex(tmp_path: Path) -> None:
+    """SQLite's five states on Windows byte-range locks: two handles as two connections."""
+    sq = need("vllsi.locking.sqlite")
+    S = sq.LockState
+    p = tmp_path / "db"
+    a, b = file_ops.open(p, RW), file_ops.open(p, RW)
+    try:
+        A, B = sq.SqliteLock(a), sq.SqliteLock(b)
+        A.lock(S.SHARED)
+        B.lock(S.SHARED)
+        A.lock(S.RESERVED)
+        assert B.check_reserved()
+        with pytest.raises(errors.LockConflict):
+            B.lock(S.RESERVED)
+        with pytest.raises(errors.LockConflict):
+            A.lock(S.EXCLUSIVE)  # B still reads
+        assert A.state == S.PENDING  # a failed PENDING -> EXCLUSIVE keeps PENDING
+        B.unlock(S.UNLOCKED)
+        with pytest.raises(errors.LockConflict):
+            B.lock(S.SHARED)  # PENDING held: no new readers
+        A.lock(S.EXCLUSIVE)
+        assert A.state == S.EXCLUSIVE
+        A.unlock(S.SHARED)  # exclusive -> shared: the SHARED range is re-taken shared
+        B.lock(S.SHARED)
+        assert (A.state, B.state) == (S.SHARED, S.SHARED)
+        A.unlock(S.UNLOCKED)
+        B.unlock(S.UNLOCKED)
+        with sq.SqliteLock(b) as C:
+            C.lock(S.SHARED)
+            C.lock(S.RESERVED)
+            C.lock(S.EXCLUSIVE)
+            assert C.state == S.EXCLUSIVE
+        A.lock(S.SHARED)  # released by the context manager
+        A.unlock(S.UNLOCKED)
+    finally:
+        file_ops.close(b)
+        file_ops.close(a)
