@@ -5,6 +5,11 @@ Win32 call; failures raise through the error factory with ``.winerror`` kept.
 Blocking calls release the GIL (every cffi call does). Windows has no EINTR:
 PEP 475 retries do not apply, and no wait here is alertable, so an APC can never
 cut one short.
+
+The memory calls taking raw addresses (virtual_free, virtual_protect,
+virtual_alloc at a given address, unmap_view_of_file) are the floor and are
+*unsafe* exactly as in C: freeing or protecting memory the interpreter uses
+crashes the process. Safe, bounds-checked memory is :mod:`vllsi.memory`.
 """
 
 from __future__ import annotations
@@ -489,7 +494,8 @@ def virtual_alloc(address: int, size: int, alloc_type: int, protect: int) -> int
 def virtual_free(address: int, size: int, free_type: int) -> None:
     """VirtualFree(address, size, MEM_RELEASE (size 0) or MEM_DECOMMIT).
 
-    The caller must own the region: freeing memory still in use is undefined.
+    Unsafe: the caller must own the region (freeing memory the interpreter uses
+    crashes the process).
     Raises: InvalidArgument/EINVAL (ERROR_INVALID_ADDRESS, ERROR_INVALID_PARAMETER).
     Availability: Windows.
     """
@@ -503,7 +509,7 @@ def virtual_protect(address: int, size: int, protect: int) -> int:
     """VirtualProtect(address, size, PAGE_*, &old): the previous protection.
 
     Raises: InvalidArgument/EINVAL (ERROR_INVALID_ADDRESS), EACCES for a protection
-        the region cannot take. Availability: Windows.
+        the region cannot take. Availability: Windows. Unsafe on memory you do not own.
     """
     int_arg(address, "address", 1, _U64)
     int_arg(size, "size", 1, (1 << 63) - 1)
@@ -546,7 +552,7 @@ def map_view_of_file(section: int, access: int, offset: int, size: int) -> int:
 
 
 def unmap_view_of_file(address: int) -> None:
-    """UnmapViewOfFile(address). The caller must own the view.
+    """UnmapViewOfFile(address). Unsafe: the caller must own the view.
 
     Raises: InvalidArgument/EINVAL (ERROR_INVALID_ADDRESS). Availability: Windows.
     """
