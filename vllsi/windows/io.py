@@ -4,7 +4,9 @@ How an op runs. Every asynchronous op gets its own heap ``OVERLAPPED`` (plus its
 pinned buffer, ``WSABUF`` and address buffers), registered under the
 OVERLAPPED's address; all of it stays referenced until the port returns that
 OVERLAPPED, so the kernel never writes into freed memory. The op's handle is
-associated with the port on first use. Then:
+associated with the port at each submit (an already associated handle answers
+ERROR_INVALID_PARAMETER, which is taken as "bound"; nothing is cached per handle
+value, since values are reused after a close). Then:
 
 - Read/Write: ReadFile/WriteFile with the offset in the OVERLAPPED (offset -1 on
   a pipe or socket: no position; on an overlapped *disk file* -1 has no meaning
@@ -126,8 +128,6 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
         self._by_sid: dict[int, int] = {}  # sid -> ov address
         self._timers: list[tuple[int, int]] = []
         self._timer_ids: set[int] = set()
-        self._bound: set[int] = set()
-        self._sync_handles: dict[int, bool] = {}
         self._ext: dict[str, Any] = {}
 
     # -- preparation (validation and pinning; nothing reaches the OS) -----------------
@@ -183,28 +183,23 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
             return -int(exc.errno or _errno.EIO)
         return 0
 
-    def _synchronous(self, h: int) -> bool:
-        known = self._sync_handles.get(h)
-        if known is None:
-            try:
-                mode = ntdll.nt_query_file_mode(h)
-            except OSError:
-                mode = 0
-            known = bool(mode & (C.FILE_SYNCHRONOUS_IO_ALERT | C.FILE_SYNCHRONOUS_IO_NONALERT))
-            self._sync_handles[h] = known
-        return known
+    @staticmethod
+    def _synchronous(h: int) -> bool:
+        # Asked per op, never cached: a handle value can be closed and reused.
+        try:
+            mode = ntdll.nt_query_file_mode(h)
+        except OSError:
+            return False
+        return bool(mode & (C.FILE_SYNCHRONOUS_IO_ALERT | C.FILE_SYNCHRONOUS_IO_NONALERT))
 
     def _bind(self, h: int) -> int:
-        """Associate ``h`` with the port once; 0 or -errno."""
-        if h in self._bound:
-            return 0
+        """Associate ``h`` with the port (per op: handle values are reused); 0 or -errno."""
         r = _k32.CreateIoCompletionPort(ffi.cast("HANDLE", h), ffi.cast("HANDLE", self._port),
                                         _OP_KEY, 0)
         if r == ffi.NULL:
             code = int(ffi.getwinerror()[0])
             if code != 87:  # ERROR_INVALID_PARAMETER: already bound (to this port)
                 return _neg_errno(code)
-        self._bound.add(h)
         return 0
 
     def _new_op(self, sid: int, kind: type, h: int, offset: int = 0) -> _Op:
@@ -241,9 +236,15 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
                 res = -int(exc.errno or _errno.EIO)
             self._complete(sid, res)
             return
-        if op.offset < 0 and kernel32.get_file_type(h) == C.FILE_TYPE_DISK:
-            self._complete(sid, -_errno.EINVAL)
-            return
+        if op.offset < 0:
+            try:
+                disk = kernel32.get_file_type(h) == C.FILE_TYPE_DISK
+            except OSError as exc:
+                self._complete(sid, -int(exc.errno or _errno.EBADF))
+                return
+            if disk:
+                self._complete(sid, -_errno.EINVAL)
+                return
         err = self._bind(h)
         if err:
             self._complete(sid, err)
@@ -337,8 +338,6 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
         for _sid, o in list(self._inflight.values()):
             if o.handle == fd:
                 _k32.CancelIoEx(ffi.cast("HANDLE", fd), o.ov)
-        self._bound.discard(fd)
-        self._sync_handles.pop(fd, None)
         if _is_socket(fd):
             return self._call(lambda: ws2_32.closesocket(fd))
         return self._call(lambda: kernel32.close_handle(fd))

@@ -251,3 +251,19 @@ def test_sync_engine_backend_on_windows(tmp_path: Path) -> None:
         e.shutdown()
         w.close_handle(h)
         w.closesocket(ls)
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_bad_handles_complete_with_errors_as_data(eng: Any, tmp_path: Path) -> None:
+    h = w.create_file(tmp_path / "x", RW, SHARE, C.CREATE_ALWAYS, C.FILE_FLAG_OVERLAPPED)
+    w.close_handle(h)
+    ids = eng.submit_many([ie.Read(h, bytearray(4), offset=0), ie.Read(h, bytearray(4)),
+                           ie.Write(h, b"x", offset=0), ie.Fsync(h)])
+    res = _all(eng, 4)
+    assert all(res[i].result == -errno.EBADF for i in ids), res
+    h2 = w.create_file(tmp_path / "y", RW, SHARE, C.CREATE_ALWAYS, C.FILE_FLAG_OVERLAPPED)
+    try:
+        rid = eng.submit(ie.Read(h2, bytearray(4)))  # offset -1 on an overlapped disk file
+        assert _all(eng, 1)[rid].result == -errno.EINVAL
+    finally:
+        w.close_handle(h2)
