@@ -181,6 +181,8 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
             fn()
         except OSError as exc:
             return -int(exc.errno or _errno.EIO)
+        except ValueError:  # 0 or -1: never a valid handle
+            return -_errno.EBADF
         return 0
 
     @staticmethod
