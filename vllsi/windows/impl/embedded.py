@@ -70,4 +70,6 @@ def perform(op: Any, p: Any) -> tuple[int, Any]:
             return 0, None
     except OSError as exc:
         return -int(exc.errno or _errno.EIO), None
+    except ValueError:  # 0 or -1: never a valid handle or socket
+        return -_errno.EBADF, None
     raise TypeError(f"not an op SyncEngine performs: {t.__name__}")
