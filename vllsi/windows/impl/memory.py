@@ -47,12 +47,16 @@ class Region:
 
     _addr: int
     _size: int
+    _span: int
     _exports: int
     _level: int  # 0 read/write, 1 read-only, 2 no exports (PAGE_NOACCESS)
     _closed: bool = True
 
-    def _attach(self, address: int, size: int) -> None:
+    def _attach(self, address: int, size: int, span: int | None = None) -> None:
+        """Bind to ``size`` usable bytes at ``address``; ``span`` is the bytes of whole
+        pages that protect/advise cover (the portable Mapping keeps it as ``_plen``)."""
         self._addr, self._size = address, size
+        self._span = size if span is None else span
         self._exports, self._level, self._closed = 0, 0, False
 
     def _detach(self) -> bool:
