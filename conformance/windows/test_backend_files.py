@@ -7,6 +7,7 @@ until then). Oracles: the stdlib reading the same files, and a second handle.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -249,6 +250,58 @@ def test_sqlite_protocol_over_lockfileex(tmp_path: Path) -> None:
             assert C.state == S.EXCLUSIVE
         A.lock(S.SHARED)  # released by the context manager
         A.unlock(S.UNLOCKED)
+    finally:
+        file_ops.close(b)
+        file_ops.close(a)
+
+
+@pytest.mark.covers("file_ops.OpenFlags", "file_ops.open", "file_ops.write_all")
+def test_open_flags_on_windows(tmp_path: Path) -> None:
+    p = tmp_path / "o.txt"
+    with pytest.raises(errors.NotFound):
+        file_ops.open(p, OF.READ)
+    fd = file_ops.open(p, OF.WRITE | OF.CREATE | OF.EXCLUSIVE)
+    file_ops.pwrite(fd, b"12345", 0)
+    with pytest.raises(errors.PermissionDenied):
+        file_ops.pread(fd, bytearray(1), 0)  # opened write-only
+    file_ops.close(fd)
+    with pytest.raises(errors.AlreadyExists):
+        file_ops.open(p, OF.WRITE | OF.CREATE | OF.EXCLUSIVE)
+    fd = file_ops.open(p, OF.READ_WRITE | OF.TRUNCATE)
+    assert file_ops.file_size(fd) == 0
+    file_ops.close(fd)
+    fd = file_ops.open(p, OF.WRITE | OF.APPEND)
+    try:
+        kernel32.write_file(fd, b"ab", None)
+        kernel32.write_file(fd, b"cd", None)
+    finally:
+        file_ops.close(fd)
+    assert p.read_bytes() == b"abcd"
+    d = file_ops.open(tmp_path, OF.DIRECTORY)
+    file_ops.close(d)
+    with pytest.raises(errors.VllsiError) as ei:
+        file_ops.open(p, OF.DIRECTORY)
+    assert ei.value.errno == errno.ENOTDIR
+    fd = file_ops.open(p, OF.READ | OF.INHERITABLE)
+    file_ops.close(fd)
+    with pytest.raises(ValueError):
+        file_ops.open(p, OF.WRITE | OF.READ_WRITE)
+
+
+@pytest.mark.covers("locking.try_lock_byte_exclusive", "locking.try_lock_byte_shared")
+def test_byte_locks_on_windows(tmp_path: Path) -> None:
+    p = tmp_path / "b.bin"
+    a, b = file_ops.open(p, RW), file_ops.open(p, RW)
+    try:
+        h = locking.try_lock_byte_exclusive(a, 0x40000000)
+        with pytest.raises(errors.LockConflict):
+            locking.try_lock_byte_shared(b, 0x40000000)
+        s = locking.try_lock_byte_shared(b, 0x40000001)
+        h.unlock()
+        s.unlock()
+        with locking.try_lock_byte_shared(a, 7), locking.try_lock_byte_shared(b, 7), \
+                pytest.raises(errors.LockConflict):
+            locking.try_lock_byte_exclusive(b, 7)
     finally:
         file_ops.close(b)
         file_ops.close(a)
