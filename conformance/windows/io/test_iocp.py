@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conformance._support.pending import need
 
 ie = pytest.importorskip("vllsi.io_engine")
 
+from vllsi import errors  # noqa: E402
 from vllsi import windows as w  # noqa: E402
 from vllsi.windows import consts as C  # noqa: E402
 from vllsi.windows.io import IocpDriver  # noqa: E402
@@ -267,3 +270,105 @@ def test_bad_handles_complete_with_errors_as_data(eng: Any, tmp_path: Path) -> N
         assert _all(eng, 1)[rid].result == -errno.EINVAL
     finally:
         w.close_handle(h2)
+
+
+_DATA = bytes(range(256)) * 64
+_STEP = st.one_of(
+    st.tuples(st.just("nop")),
+    st.tuples(st.just("timeout"), st.sampled_from([0, 0.001, 0.02, 30])),
+    st.tuples(st.just("read"), st.integers(0, len(_DATA) + 10), st.integers(1, 600),
+              st.booleans()),
+    st.tuples(st.just("recv"), st.integers(1, 64)),
+    st.tuples(st.just("send"), st.binary(min_size=1, max_size=32)),
+    st.tuples(st.just("cancel"), st.integers(0, 50)),
+    st.tuples(st.just("poll")),
+)
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=st.lists(_STEP, max_size=25))
+def test_every_op_completes_exactly_once(tmp_path: Path, script: list[tuple[Any, ...]]) -> None:
+    p = tmp_path / "data"
+    if not p.exists():
+        p.write_bytes(_DATA)
+    hov = w.create_file(p, C.GENERIC_READ, SHARE, C.OPEN_EXISTING, C.FILE_FLAG_OVERLAPPED)
+    hsync = w.create_file(p, C.GENERIC_READ, SHARE, C.OPEN_EXISTING)
+    a, b = socket.socketpair()
+    e = IocpDriver(ie.IoEngineConfig(entries=8))
+    expect: dict[int, tuple[Any, ...]] = {}
+    bufs: dict[int, bytearray] = {}
+    done: dict[int, Any] = {}
+    sent = bytearray()
+    try:
+        for step in script:
+            kind = step[0]
+            if kind == "poll":
+                for r in e.poll(0):
+                    assert r.submission_id not in done
+                    done[r.submission_id] = r
+                continue
+            if kind == "send":
+                b.sendall(step[1])
+                sent += step[1]
+                continue
+            if kind == "nop":
+                op: Any = ie.Nop()
+            elif kind == "timeout":
+                op = ie.Timeout(step[1])
+            elif kind == "read":
+                bufs_next = bytearray(step[2])
+                op = ie.Read(hov if step[3] else hsync, bufs_next, None, step[1])
+            elif kind == "recv":
+                bufs_next = bytearray(step[1])
+                op = ie.Recv(a.fileno(), bufs_next)
+            else:
+                if not expect:
+                    continue
+                op = ie.Cancel(sorted(expect)[step[1] % len(expect)])
+            try:
+                sid = e.submit(op)
+            except errors.WouldBlock:
+                for r in e.poll(5):
+                    done[r.submission_id] = r
+                sid = e.submit(op)
+            expect[sid] = step
+            if kind in ("read", "recv"):
+                bufs[sid] = bufs_next
+        for sid, step in expect.items():  # nothing may stay pending forever
+            if step[0] in ("timeout", "recv") and sid not in done:
+                e.cancel(sid)
+        while len(done) < len(expect):
+            batch = e.poll(10)
+            assert batch, f"{len(expect) - len(done)} ops never completed"
+            for r in batch:
+                assert r.submission_id in expect and r.submission_id not in done
+                done[r.submission_id] = r
+    finally:
+        e.shutdown()
+        a.close()
+        b.close()
+        w.close_handle(hsync)
+        w.close_handle(hov)
+    assert set(done) == set(expect)
+    received = bytearray()
+    for sid in sorted(done):
+        r, step = done[sid], expect[sid]
+        if step[0] == "nop":
+            assert r.result == 0
+        elif step[0] == "timeout":
+            assert r.result in (0, -errno.ECANCELED)
+        elif step[0] == "cancel":
+            assert r.result in (0, -errno.ENOENT, -errno.EALREADY)
+        elif step[0] == "read":
+            want = _DATA[step[1]:step[1] + step[2]]
+            assert r.result in (len(want), -errno.ECANCELED)
+            if r.result >= 0:
+                assert bytes(bufs[sid][:r.result]) == want
+        else:
+            assert r.result > 0 or r.result == -errno.ECANCELED
+            if r.result > 0:
+                received += bufs[sid][:r.result]
+    # posted receives are filled in posting order: together, a prefix of the stream
+    assert bytes(received) == bytes(sent[:len(received)])
