@@ -12,9 +12,10 @@ value, since values are reused after a close). Then:
   a pipe or socket: no position; on an overlapped *disk file* -1 has no meaning
   and completes with -EINVAL, there is no file pointer to use);
 - Send/Recv: WSASend/WSARecv with one WSABUF;
-- Accept: AcceptEx with a fresh overlapped socket of the listener's family;
-  at completion SO_UPDATE_ACCEPT_CONTEXT and GetAcceptExSockaddrs give the new
-  socket its state and ``.address`` its peer;
+- Accept: AcceptEx with a fresh overlapped, non-inheritable socket of the
+  listener's family; at completion SO_UPDATE_ACCEPT_CONTEXT and
+  GetAcceptExSockaddrs give the new socket its state and ``.address`` its peer,
+  and FIONBIO makes it non-blocking (overlapped I/O on it still pends);
 - Connect: ConnectEx (binding the socket to the wildcard address first if it is
   not bound, as ConnectEx requires), then SO_UPDATE_CONNECT_CONTEXT;
 - Timeout: a deadline in the driver; GetQueuedCompletionStatusEx waits until the
@@ -366,6 +367,8 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
             code = int(ffi.getwinerror()[0])
             _ws2.closesocket(o.accept_sock)
             return None, _neg_errno(code)
+        nb = ffi.new("ULONG *", 1)  # the contract: accepted sockets are non-blocking
+        _ws2.ioctlsocket(o.accept_sock, ffi.cast("long", C.FIONBIO), nb)
         local = ffi.new("struct sockaddr **")
         remote = ffi.new("struct sockaddr **")
         ln, rn = ffi.new("int *"), ffi.new("int *")

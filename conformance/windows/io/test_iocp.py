@@ -372,3 +372,20 @@ def test_every_op_completes_exactly_once(tmp_path: Path, script: list[tuple[Any,
                 received += bufs[sid][:r.result]
     # posted receives are filled in posting order: together, a prefix of the stream
     assert bytes(received) == bytes(sent[:len(received)])
+
+
+@pytest.mark.covers("windows.io.IocpDriver")
+def test_accepted_sockets_are_non_blocking(eng: Any) -> None:
+    ls = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
+    w.bind(ls, w.make_sockaddr(C.AF_INET, ("127.0.0.1", 0)))
+    w.listen(ls)
+    peer = socket.create_connection(w.parse_sockaddr(w.getsockname(ls)), timeout=30)
+    try:
+        acc = eng.submit(ie.Accept(ls))
+        s = _all(eng, 1)[acc].result
+        with pytest.raises(errors.WouldBlock):
+            w.recv(s, bytearray(4))  # nothing sent: would block, not block
+        w.closesocket(s)
+    finally:
+        peer.close()
+        w.closesocket(ls)

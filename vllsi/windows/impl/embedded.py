@@ -13,6 +13,7 @@ import errno as _errno
 from typing import Any
 
 from vllsi import io_engine as _ie  # type: ignore[attr-defined, unused-ignore]
+from vllsi.windows import consts as C
 from vllsi.windows import kernel32, ws2_32
 
 __all__ = ["perform", "prepare"]
@@ -55,6 +56,7 @@ def perform(op: Any, p: Any) -> tuple[int, Any]:
             return ws2_32.send(op.fd, p, op.flags), None
         if t is _ie.Accept:
             s, raw = ws2_32.accept(op.fd)
+            ws2_32.ioctlsocket(s, C.FIONBIO, 1)  # accepted sockets are non-blocking
             return s, ws2_32.parse_sockaddr(raw)
         if t is _ie.Connect:
             ws2_32.connect(op.fd, p)
