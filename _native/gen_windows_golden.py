@@ -146,12 +146,12 @@ def check_prototypes() -> list[str]:
 
 
 def main() -> int:
+    doc = generate()  # first: xheaders.sh installs zig if needed
     bad = check_prototypes()
     if bad:
         print("cdef prototypes disagree with the SDK headers:\n  " + "\n  ".join(bad),
               file=sys.stderr)
         return 1
-    doc = generate()
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
     if "--check" in sys.argv:
         if not OUT.exists() or OUT.read_text() != text:
