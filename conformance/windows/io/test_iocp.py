@@ -46,7 +46,8 @@ def eng() -> Any:
     e.shutdown()
 
 
-@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.covers("windows.io.IocpDriver",
+                    "io_engine.Read", "io_engine.Write", "io_engine.IoEngineConfig", "io_engine.CompletionResult", "io_engine.SubmissionId")
 @pytest.mark.parametrize("overlapped", [True, False])
 def test_file_read_write_with_offsets(eng: Any, tmp_path: Path, overlapped: bool) -> None:
     h = w.create_file(tmp_path / "f.bin", RW, SHARE, C.CREATE_ALWAYS,
@@ -70,7 +71,8 @@ def test_file_read_write_with_offsets(eng: Any, tmp_path: Path, overlapped: bool
         assert f.read(len(data)) == data
 
 
-@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.covers("windows.io.IocpDriver",
+                    "io_engine.Accept", "io_engine.Connect", "io_engine.Send", "io_engine.Recv", "io_engine.Close")
 def test_socket_accept_connect_send_recv(eng: Any) -> None:
     ls = w.wsa_socket(C.AF_INET, C.SOCK_STREAM)
     w.bind(ls, w.make_sockaddr(C.AF_INET, ("127.0.0.1", 0)))
@@ -101,7 +103,8 @@ def test_socket_accept_connect_send_recv(eng: Any) -> None:
         w.closesocket(ls)
 
 
-@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.covers("windows.io.IocpDriver",
+                    "io_engine.Connect", "io_engine.Recv", "io_engine.CompletionResult")
 def test_stdlib_peer_and_connect_refused(eng: Any) -> None:
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -129,7 +132,8 @@ def test_stdlib_peer_and_connect_refused(eng: Any) -> None:
         w.closesocket(cs)
 
 
-@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.covers("windows.io.IocpDriver",
+                    "io_engine.Timeout", "io_engine.Cancel", "io_engine.Nop")
 def test_timeout_cancel_and_wake(eng: Any) -> None:
     t0 = eng.submit(ie.Timeout(0.05))
     t1 = eng.submit(ie.Timeout(60))
@@ -184,7 +188,8 @@ def test_validation_before_submit(eng: Any, tmp_path: Path) -> None:
     assert eng.statistics()["submitted"] == 0
 
 
-@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.covers("windows.io.IocpDriver",
+                    "io_engine.create_io_engine", "io_engine.IOEngine", "io_engine.IoEngineConfig")
 def test_create_io_engine_picks_iocp() -> None:
     e = ie.create_io_engine()
     try:
@@ -220,7 +225,8 @@ def test_nonblocking_net_ops_sockets_pend_in_the_port(eng: Any) -> None:
         w.closesocket(ls)
 
 
-@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.covers("windows.io.IocpDriver",
+                    "embedded.SyncEngine", "io_engine.Fsync", "io_engine.Nop", "io_engine.create_io_engine")
 def test_sync_engine_backend_on_windows(tmp_path: Path) -> None:
     """The portable SyncEngine over the Windows embedded backend (ops done at submit)."""
     e = ie.create_io_engine(ie.IoEngineConfig(backend="sync"))
@@ -256,7 +262,8 @@ def test_sync_engine_backend_on_windows(tmp_path: Path) -> None:
         w.closesocket(ls)
 
 
-@pytest.mark.covers("windows.io.IocpDriver")
+@pytest.mark.covers("windows.io.IocpDriver",
+                    "io_engine.Fsync", "io_engine.CompletionResult")
 def test_bad_handles_complete_with_errors_as_data(eng: Any, tmp_path: Path) -> None:
     h = w.create_file(tmp_path / "x", RW, SHARE, C.CREATE_ALWAYS, C.FILE_FLAG_OVERLAPPED)
     w.close_handle(h)
