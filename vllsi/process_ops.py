@@ -412,9 +412,9 @@ def _arg(v: Any, what: str) -> bytes:
     return b
 
 
-def _envp(env: Mapping[Any, Any] | None) -> list[bytes]:
+def _envp(env: Mapping[Any, Any] | None) -> list[bytes] | None:
     if env is None:
-        return [k + b"=" + v for k, v in os.environb.items()]
+        return None  # the backend passes the process's own environ (kept in sync by os)
     out = []
     for k, v in env.items():
         kb, vb = _arg(k, "environment name"), _arg(v, "environment value")

@@ -1,7 +1,8 @@
 /* vllsi_spawn: clone(CLONE_VM|CLONE_VFORK|SIGCHLD) on a private child stack, then
  * execve, with nothing but this C (and raw syscalls through the trampolines) running
- * in the child. No libc call is made in the child: it shares the parent's memory, so
- * it must not take libc or interpreter locks, allocate, or touch errno.
+ * in the child. No libc call is made in the child: it shares the parent's memory,
+ * so it must not take libc or interpreter locks, allocate, or touch errno. A NULL
+ * envp means the process's current `environ` (read, as execv does).
  *
  * Parent: create the requested stdio pipes (O_CLOEXEC) and /dev/null, an O_CLOEXEC
  * error pipe, map a child stack, block every signal, clone, restore the mask, unmap,
@@ -20,6 +21,8 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/syscall.h>
+
+extern char **environ; /* libc's variable (read only; no libc call is made) */
 
 /* Must match _native/cdef/spawn.h. */
 struct vllsi_spawn_req {
@@ -198,8 +201,9 @@ static int vl_child_main(void *arg)
     vllsi_syscall4(SYS_rt_sigprocmask, VL_SIG_SETMASK, (long)&c->oldmask, 0, 8);
     {
         long saved = 0, last = VL_ENOENT;
+        char *const *envp = req->envp != NULL ? req->envp : (char *const *)environ;
         for (const char *const *p = req->paths; *p != NULL; p++) {
-            r = vllsi_syscall3(SYS_execve, (long)*p, (long)req->argv, (long)req->envp);
+            r = vllsi_syscall3(SYS_execve, (long)*p, (long)req->argv, (long)envp);
             last = -r;
             if (last == VL_EACCES)
                 saved = last;
@@ -322,8 +326,7 @@ long vllsi_spawn(struct vllsi_spawn_req *req)
 
     req->parent_fds[0] = req->parent_fds[1] = req->parent_fds[2] = -1;
     req->err_stage = VL_STAGE_PARENT;
-    if (req->npass < 0 || req->npass > VL_MAX_PASS || req->paths == NULL || req->argv == NULL ||
-        req->envp == NULL)
+    if (req->npass < 0 || req->npass > VL_MAX_PASS || req->paths == NULL || req->argv == NULL)
         return -22; /* EINVAL */
     c.req = req;
     c.n = 0;

@@ -62,7 +62,7 @@ if _s.TIER == "asm":
         keep.append(out)  # a struct field does not own what it points to
         return out
 
-    def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes],
+    def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes] | None,
                   cwd: bytes | None, stdio: Sequence[tuple[int, int]],
                   pass_fds: Sequence[int], flags: int) -> tuple[int, list[int]]:
         """Start ``paths[0]`` (or the next candidate); returns (pid, parent fds or -1)."""
@@ -70,7 +70,8 @@ if _s.TIER == "asm":
         req = _ffi.new("struct vllsi_spawn_req *")
         req.paths = _cstrings(paths, keep)
         req.argv = _cstrings(argv, keep)
-        req.envp = _cstrings(envp, keep)
+        if envp is not None:
+            req.envp = _cstrings(envp, keep)
         if cwd is not None:
             c = _ffi.new("char[]", cwd)
             keep.append(c)
@@ -97,6 +98,7 @@ else:
     _cffi = cffi.FFI()
     _cffi.cdef("""
         typedef int pid_t;
+        char **environ;
         int posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
                         char *const argv[], char *const envp[]);
         int posix_spawn_file_actions_init(void *fa);
@@ -143,7 +145,7 @@ else:
         if r != 0:
             raise errors.from_errno(r, syscall=name)
 
-    def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes],
+    def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes] | None,
                   cwd: bytes | None, stdio: Sequence[tuple[int, int]],
                   pass_fds: Sequence[int], flags: int) -> tuple[int, list[int]]:
         """Start ``paths[0]`` (or the next candidate); returns (pid, parent fds or -1)."""
@@ -187,7 +189,7 @@ else:
 
     _DEVNULL = _kffi.new("char[]", b"/dev/null")
 
-    def _posix_spawn(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes],
+    def _posix_spawn(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes] | None,
                      cwd: bytes | None, mapping: dict[int, int], top: int, flags: int) -> int:
         keep: list[Any] = []
         fa = _cffi.new("uint64_t[64]")  # >= sizeof(posix_spawn_file_actions_t) (80)
@@ -220,7 +222,7 @@ else:
                 aflags |= _SETSID
             _ok(_libc.posix_spawnattr_setflags(attr, aflags), "posix_spawnattr_setflags")
             cargv = _cstrings(argv, keep)
-            cenv = _cstrings(envp, keep)
+            cenv = _libc.environ if envp is None else _cstrings(envp, keep)
             pid = _cffi.new("pid_t *")
             saved = 0
             last = _errno.ENOENT
