@@ -98,7 +98,7 @@ else:
     _cffi = cffi.FFI()
     _cffi.cdef("""
         typedef int pid_t;
-        char **environ;
+        extern char **environ;
         int posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
                         char *const argv[], char *const envp[]);
         int posix_spawn_file_actions_init(void *fa);
