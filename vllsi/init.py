@@ -294,6 +294,10 @@ def init(config: InitConfig | None = None) -> InitInfo:
         return InitInfo(tuple(steps), stack, config.main_thread_name)
 
 
+def _nothing() -> None:
+    pass
+
+
 def _steps(config: InitConfig, steps: list[str],
            undo: list[tuple[str, Callable[[], None]]]) -> StackBounds | None:
     if config.sigpipe != "keep" and hasattr(_pysignal, "SIGPIPE"):
@@ -302,6 +306,8 @@ def _steps(config: InitConfig, steps: list[str],
         _pysignal.signal(sigpipe, _pysignal.SIG_IGN if config.sigpipe == "ignore"
                          else _pysignal.SIG_DFL)
         undo.append(("sigpipe", lambda: _pysignal.signal(sigpipe, prev)))
+    else:
+        undo.append(("sigpipe", _nothing))
     steps.append("sigpipe")
 
     stack: StackBounds | None = None
@@ -310,6 +316,7 @@ def _steps(config: InitConfig, steps: list[str],
         stack = StackBounds(int(low), int(high), int(guard))
     except errors.Unsupported:
         stack = None
+    undo.append(("stack", _nothing))  # only recorded: nothing to undo
     steps.append("stack")
 
     old_name = _panic._main_name[0]
@@ -329,6 +336,8 @@ def _steps(config: InitConfig, steps: list[str],
         def unhook() -> None:
             sys.excepthook, threading.excepthook = prev_sys, prev_thr
         undo.append(("panic_handler", unhook))
+    else:
+        undo.append(("panic_handler", _nothing))
     steps.append("panic_handler")
 
     atexit.register(_run_cleanup)
