@@ -37,6 +37,8 @@ guard)``.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import importlib
 import os
 import signal as _pysignal
 import sys
@@ -44,7 +46,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from vllsi import _panic, _platform, errors
 from vllsi._panic import PanicInfo, panic_impl, set_panic_handler
@@ -147,11 +149,10 @@ def is_initialized() -> bool:
 
 
 def _tls() -> Any:
-    try:
-        import vllsi.tls as tls  # written in parallel; optional until it lands
+    try:  # vllsi.tls is written in parallel; optional until it lands
+        return importlib.import_module("vllsi.tls")
     except ImportError:
         return None
-    return tls
 
 
 def init_thread() -> None:
@@ -193,10 +194,8 @@ def _panic_exit(info: PanicInfo) -> None:
     """Report a main-thread panic, clean up once, exit with the panic status."""
     status = _rt.config.panic_exit_status
     _rt.panicking = True
-    try:
+    with contextlib.suppress(BaseException):
         _panic.report(info)
-    except BaseException:  # noqa: BLE001 (the process is going down regardless)
-        pass
     try:
         _run_cleanup()
         atexit._run_exitfuncs()
@@ -205,7 +204,7 @@ def _panic_exit(info: PanicInfo) -> None:
             try:
                 if stream is not None:
                     stream.flush()
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 pass
         os._exit(status)
 
@@ -239,10 +238,8 @@ def _thread_hook(prev: Callable[..., Any]) -> Callable[..., Any]:
         if thread is threading.main_thread():
             _panic_exit(info)
             return
-        try:
+        with contextlib.suppress(BaseException):
             _panic.report(info)
-        except BaseException:  # noqa: BLE001 (a failing handler must not escape the hook)
-            pass
     return hook
 
 
@@ -277,10 +274,8 @@ def init(config: InitConfig | None = None) -> InitInfo:
             stack = _steps(config, steps, undo)
         except BaseException as exc:
             for _name, fn in reversed(undo):
-                try:
+                with contextlib.suppress(Exception):
                     fn()
-                except Exception:  # noqa: BLE001 (best effort while failing)
-                    pass
             if isinstance(exc, InitError) or not isinstance(exc, Exception):
                 raise
             raise errors.from_errno(1, syscall="init", cls=PlatformError,
@@ -305,7 +300,10 @@ def _steps(config: InitConfig, steps: list[str],
         prev = _pysignal.getsignal(sigpipe)
         _pysignal.signal(sigpipe, _pysignal.SIG_IGN if config.sigpipe == "ignore"
                          else _pysignal.SIG_DFL)
-        undo.append(("sigpipe", lambda: _pysignal.signal(sigpipe, prev)))
+
+        def restore_sigpipe() -> None:
+            _pysignal.signal(sigpipe, prev)
+        undo.append(("sigpipe", restore_sigpipe))
     else:
         undo.append(("sigpipe", _nothing))
     steps.append("sigpipe")
@@ -358,16 +356,16 @@ def _run_cleanup() -> list[str]:
     for fn in reversed(user):
         try:
             fn()
-        except Exception as exc:  # noqa: BLE001 (cleanup goes on, as atexit does)
-            sys.unraisablehook(_Unraisable(exc, fn))
+        except Exception as exc:
+            sys.unraisablehook(cast(Any, _Unraisable(exc, fn)))
     for name, fn in reversed(undo):
         if name == "panic_handler" and _rt.panicking:
             done.append(name)  # keep the hooks until the process exits
             continue
         try:
             fn()
-        except Exception as exc:  # noqa: BLE001
-            sys.unraisablehook(_Unraisable(exc, fn))
+        except Exception as exc:
+            sys.unraisablehook(cast(Any, _Unraisable(exc, fn)))
         done.append(name)
     return done
 

@@ -224,4 +224,4 @@ class ExceptionFrame:
         if len(data) != want:
             raise ValueError(f"{arch} frame is {want} bytes, got {len(data)}")
         values = struct.unpack(f"<{nx + len(names)}Q", data)
-        return cls(arch, dict(zip(names, values[nx:])), tuple(values[:nx]))
+        return cls(arch, dict(zip(names, values[nx:], strict=False)), tuple(values[:nx]))

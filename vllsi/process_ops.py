@@ -24,6 +24,7 @@ inherit, 1 pipe, 2 /dev/null, 3 the given fd).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import enum
 import os
 import selectors
@@ -56,6 +57,7 @@ __all__ = [
 _impl: Any = _platform.os_module("process_ops")
 
 _WNOHANG = 1
+_PIPE_BUF = 4096  # POSIX minimum; Linux's value
 _SIGKILL = 9
 _SIGTERM = 15
 
@@ -142,7 +144,7 @@ def exit_group(status: int) -> NoReturn:
     raise AssertionError("exit_group returned")  # pragma: no cover
 
 
-def exit(status: int = 0) -> NoReturn:  # noqa: A001 (the SPEC name)
+def exit(status: int = 0) -> NoReturn:
     """exit(status): C ``exit(3)`` semantics, then exit_group.
 
     Runs the atexit handlers (Python's and ``vllsi.init``'s cleanup), flushes
@@ -161,7 +163,7 @@ def exit(status: int = 0) -> NoReturn:  # noqa: A001 (the SPEC name)
             try:
                 if stream is not None:
                     stream.flush()
-            except Exception:  # noqa: BLE001 (a closed stream must not stop the exit)
+            except Exception:
                 pass
         _impl.exit_group(st)
     raise AssertionError("exit_group returned")  # pragma: no cover
@@ -301,7 +303,6 @@ class Child:
         try:
             if self.stdin is not None:
                 if view:
-                    os.set_blocking(self.stdin, False)
                     sel.register(self.stdin, selectors.EVENT_WRITE)
                 else:
                     self._close_fd("stdin")
@@ -317,12 +318,10 @@ class Child:
                 for key, _ev in sel.select(left):
                     fd = int(key.fd)
                     if fd == self.stdin:
-                        try:
-                            n = os.write(fd, view[:65536])
+                        try:  # <= PIPE_BUF into a writable pipe never blocks (as subprocess)
+                            n = os.write(fd, view[:_PIPE_BUF])
                         except BrokenPipeError:
                             n = len(view)
-                        except BlockingIOError:
-                            continue
                         view = view[n:]
                         if not view:
                             sel.unregister(fd)
@@ -346,10 +345,8 @@ class Child:
         fd = getattr(self, name)
         if fd is not None:
             setattr(self, name, None)
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def close_pipes(self) -> None:
         """Close the parent's pipe ends (idempotent)."""
@@ -361,10 +358,8 @@ class Child:
         self.close_pipes()
         fd, self.pidfd = self.pidfd, None
         if fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def __enter__(self) -> Child:
         return self
@@ -377,10 +372,8 @@ class Child:
             self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # noqa: BLE001 (interpreter teardown)
-            pass
 
 
 def _stdio(v: Any, i: int) -> tuple[int, int]:

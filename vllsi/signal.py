@@ -40,6 +40,7 @@ with masks as 64-bit ints (bit n-1 = signal n).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -158,6 +159,7 @@ class SignalSet:
     """
 
     __slots__ = ("_mask",)
+    _mask: int
 
     def __init__(self, signals: Iterable[int] = ()) -> None:
         if isinstance(signals, SignalSet):
@@ -190,7 +192,7 @@ class SignalSet:
     def __contains__(self, sig: object) -> bool:
         if isinstance(sig, bool) or not isinstance(sig, int) or not 1 <= sig < NSIG:
             return False
-        return bool(self._mask >> (int(sig) - 1) & 1)
+        return bool((self._mask >> (int(sig) - 1)) & 1)
 
     def __iter__(self) -> Iterator[Signal | int]:
         m, n = self._mask, 1
@@ -388,7 +390,5 @@ class SignalFd:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # noqa: BLE001 (interpreter teardown)
-            pass

@@ -115,11 +115,11 @@ def test_interrupts_enabled_by_default() -> None:
 @given(st.lists(u64, min_size=6, max_size=6), st.lists(u64, min_size=35, max_size=35))
 def test_frame_roundtrip(x86: list[int], arm: list[int]) -> None:
     names = ExceptionFrame.LAYOUTS["x86_64"]
-    f = ExceptionFrame("x86_64", dict(zip(names, x86)))
+    f = ExceptionFrame("x86_64", dict(zip(names, x86, strict=False)))
     raw = f.to_bytes()
     assert len(raw) == 48 and ExceptionFrame.from_bytes("x86_64", raw) == f
     assert f.instruction_pointer() == x86[1] and f.stack_pointer() == x86[4]
-    g = ExceptionFrame("aarch64", dict(zip(ExceptionFrame.LAYOUTS["aarch64"], arm[31:])),
+    g = ExceptionFrame("aarch64", dict(zip(ExceptionFrame.LAYOUTS["aarch64"], arm[31:], strict=False)),
                        tuple(arm[:31]))
     raw = g.to_bytes()
     assert len(raw) == 35 * 8 and ExceptionFrame.from_bytes("aarch64", raw) == g

@@ -100,7 +100,7 @@ def test_only_requested_fds_reach_child(tmp_path: Path) -> None:
     leaks = [os.open(tmp_path, os.O_RDONLY) for _ in range(4)]
     r, w = os.pipe()
     try:
-        for fd in leaks + [r, w]:
+        for fd in [*leaks, r, w]:
             os.set_inheritable(fd, True)  # even inheritable fds must not leak
         c = spawn(["ls", "-l", "/proc/self/fd"], stdout=PIPE, stderr=DEVNULL)
         out, _ = c.communicate()
@@ -114,7 +114,7 @@ def test_only_requested_fds_reach_child(tmp_path: Path) -> None:
         assert os.read(r, 100) == b"passed\n"
         assert os.get_inheritable(w) is False  # the parent's flag is untouched
     finally:
-        for fd in leaks + [r, w]:
+        for fd in [*leaks, r, w]:
             os.close(fd)
 
 

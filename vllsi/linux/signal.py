@@ -11,6 +11,7 @@ handler table, see :mod:`vllsi.signal`.
 from __future__ import annotations
 
 import math
+import struct
 import time
 from typing import Any, Final, NamedTuple
 
@@ -101,11 +102,7 @@ def parse_siginfo(data: Any) -> SigInfo:
     b = memoryview(data).cast("B")
     if len(b) < 32:
         raise ValueError("siginfo_t needs at least 32 bytes")
-    le = "little"
-    signo, err, code = (int.from_bytes(b[i:i + 4], le, signed=True) for i in (0, 4, 8))
-    pid = int.from_bytes(b[16:20], le, signed=True)
-    uid = int.from_bytes(b[20:24], le)
-    status = int.from_bytes(b[24:28], le, signed=True)
+    signo, err, code, _pad, pid, uid, status = struct.unpack_from("<iiiiiIi", b)
     return SigInfo(signo, err, code, pid, uid, status)
 
 
@@ -118,14 +115,9 @@ def parse_signalfd_siginfo(data: Any) -> SigInfo:
     b = memoryview(data).cast("B")
     if len(b) < 48:
         raise ValueError("signalfd_siginfo needs at least 48 bytes")
-    le = "little"
-    signo = int.from_bytes(b[0:4], le)
-    err, code = (int.from_bytes(b[i:i + 4], le, signed=True) for i in (4, 8))
-    pid, uid = (int.from_bytes(b[i:i + 4], le) for i in (12, 16))
-    status = int.from_bytes(b[40:44], le, signed=True)
-    if signo != _SIGCHLD:
-        status = int.from_bytes(b[44:48], le, signed=True)  # ssi_int (sigqueue value)
-    return SigInfo(signo, err, code, pid, uid, status)
+    signo, err, code, pid, uid = struct.unpack_from("<IiiII", b)
+    status, value = struct.unpack_from("<ii", b, 40)  # ssi_status, ssi_int
+    return SigInfo(signo, err, code, pid, uid, status if signo == _SIGCHLD else value)
 
 
 def rt_sigprocmask(how: int, mask: int | None) -> int:

@@ -27,7 +27,7 @@ _DEFAULT_GAP_PAGES: Final = 256
 def _read(path: str) -> bytes:
     fd = fs.openat(fs.AT_FDCWD, path, fs.O_RDONLY | fs.O_CLOEXEC)
     try:
-        chunks = []
+        chunks: list[bytes] = []
         buf = bytearray(65536)
         while True:
             n = fs.read(fd, buf)

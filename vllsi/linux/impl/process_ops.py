@@ -49,8 +49,9 @@ def _raise(code: int, stage: int, argv0: bytes, cwd: bytes | None) -> None:
 
 
 if _s.TIER == "asm":
-    from vllsi.linux import _trampoline
+    import importlib
 
+    _trampoline: Any = importlib.import_module("vllsi.linux._trampoline")
     _ffi: Any = _trampoline.ffi
     _lib: Any = _trampoline.lib
 
@@ -93,7 +94,8 @@ if _s.TIER == "asm":
 else:
     import cffi
 
-    from vllsi.linux._ffi import addr, ffi as _kffi
+    from vllsi.linux._ffi import addr
+    from vllsi.linux._ffi import ffi as _kffi
 
     _cffi = cffi.FFI()
     _cffi.cdef("""
@@ -237,9 +239,9 @@ else:
             if saved and last in (_errno.ENOENT, _errno.ENOTDIR, _errno.EACCES):
                 last = saved
             stage = 1
-            if cwd is not None and last in (_errno.ENOENT, _errno.ENOTDIR, _errno.EACCES):
-                if not os.path.isdir(cwd) or not os.access(cwd, os.X_OK):
-                    stage = 2
+            if (cwd is not None and last in (_errno.ENOENT, _errno.ENOTDIR, _errno.EACCES)
+                    and not (os.path.isdir(cwd) and os.access(cwd, os.X_OK))):
+                stage = 2
             _raise(last, stage, argv[0], cwd)
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
