@@ -1,7 +1,8 @@
 """A user-space analogue of interrupt masking: critical sections over the signal mask.
 
 ``disable_interrupts()`` blocks every maskable signal for the calling thread
-(rt_sigprocmask) and returns a :class:`CriticalSection`; ``release()`` — or
+(rt_sigprocmask; on Linux all but SIGKILL, SIGSTOP and glibc's reserved 32/33,
+which glibc needs every thread to answer — see the backend) and returns a :class:`CriticalSection`; ``release()`` — or
 leaving its ``with`` block — ends it. Sections nest per thread: only the
 outermost one saves the mask, and the mask saved there is restored *exactly*
 (not "unblock everything") when the last open section is released.
@@ -28,7 +29,9 @@ What it cannot guarantee
 - A signal sent to the *process* (kill) is delivered to any thread that does not
   block it. In a multi-threaded program it is deferred only if every thread is
   inside a section (or blocks it otherwise).
-- SIGKILL and SIGSTOP cannot be blocked; synchronous faults (SIGSEGV, SIGBUS,
+- Not every signal is held back: SIGKILL and SIGSTOP cannot be blocked, glibc's
+  internal 32/33 are left open on purpose (blocking SIGSETXID would hang another
+  thread's ``os.setuid``), and qemu-user keeps 63/64 for itself; synchronous faults (SIGSEGV, SIGBUS,
   SIGFPE, SIGILL raised by the faulting instruction itself) are delivered even
   when blocked — the kernel forces them, killing the process if it cannot.
 - Python handlers are not run at delivery: CPython's C handler only records the
@@ -40,7 +43,8 @@ What it cannot guarantee
   another thread.
 
 Backend interface (``vllsi/<os>/impl/interrupt.py``): ``rt_sigprocmask(how,
-mask) -> old`` with 64-bit masks (bit n-1 = signal n).
+mask) -> old`` and ``maskable() -> mask``, with 64-bit masks (bit n-1 =
+signal n).
 """
 
 from __future__ import annotations
@@ -63,7 +67,6 @@ __laws__ = ("frame_roundtrip",)
 
 _impl: Any = _platform.os_module("interrupt")
 
-_ALL = (1 << 64) - 1
 _SIG_BLOCK = 0
 _SIG_SETMASK = 2
 
@@ -129,7 +132,7 @@ class CriticalSection:
 
 
 def disable_interrupts() -> CriticalSection:
-    """rt_sigprocmask(SIG_BLOCK, all): block every maskable signal for this thread.
+    """rt_sigprocmask(SIG_BLOCK, maskable): block every maskable signal for this thread.
 
     Returns: a :class:`CriticalSection` (use ``with`` or call ``release()``).
     Nesting is counted; only the outermost section saves and restores the mask.
@@ -137,7 +140,7 @@ def disable_interrupts() -> CriticalSection:
     """
     st = _state
     if st.depth == 0:
-        st.saved = int(_impl.rt_sigprocmask(_SIG_BLOCK, _ALL))
+        st.saved = int(_impl.rt_sigprocmask(_SIG_BLOCK, _impl.maskable()))
     st.depth += 1
     return CriticalSection(st.epoch)
 
