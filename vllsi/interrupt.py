@@ -2,18 +2,19 @@
 
 ``disable_interrupts()`` blocks every maskable signal for the calling thread
 (rt_sigprocmask; on Linux all but SIGKILL, SIGSTOP and glibc's reserved 32/33,
-which glibc needs every thread to answer — see the backend) and returns a :class:`CriticalSection`; ``release()`` — or
-leaving its ``with`` block — ends it. Sections nest per thread: only the
-outermost one saves the mask, and the mask saved there is restored *exactly*
-(not "unblock everything") when the last open section is released.
+which glibc needs every thread to answer — see the backend) and returns a
+:class:`CriticalSection`; ``release()`` — or leaving its ``with`` block — ends
+it. Sections nest per thread: only the outermost one saves the mask, and the
+mask saved there is restored *exactly* (not "unblock everything") when the last
+open section is released.
 ``enable_interrupts()`` ends every open section of the thread at once;
 ``interrupts_enabled()`` says whether the thread is outside any section.
 :class:`ExceptionFrame` models a CPU exception frame as plain data.
 
 What a user-space "interrupt mask" can guarantee
 ------------------------------------------------
-- A signal directed at this *thread* (tgkill, or raise/pthread_kill, or a
-  synchronous fault-free signal the kernel routes to it) that arrives inside a
+- A signal directed at this *thread* (tgkill, raise/pthread_kill) — or, in a
+  single-threaded process, at the process (kill) — that arrives inside a
   section stays pending and is delivered only after the outermost release —
   before ``release()`` returns, since unblocking a pending signal delivers it
   on the way back from the syscall.
@@ -31,9 +32,10 @@ What it cannot guarantee
   inside a section (or blocks it otherwise).
 - Not every signal is held back: SIGKILL and SIGSTOP cannot be blocked, glibc's
   internal 32/33 are left open on purpose (blocking SIGSETXID would hang another
-  thread's ``os.setuid``), and qemu-user keeps 63/64 for itself; synchronous faults (SIGSEGV, SIGBUS,
-  SIGFPE, SIGILL raised by the faulting instruction itself) are delivered even
-  when blocked — the kernel forces them, killing the process if it cannot.
+  thread's ``os.setuid``), and qemu-user keeps 63/64 for itself; synchronous
+  faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL raised by the faulting instruction
+  itself) are delivered even when blocked — the kernel forces them, killing the
+  process if it cannot.
 - Python handlers are not run at delivery: CPython's C handler only records the
   signal, and the Python callable runs later in the *main* thread between
   bytecodes. "Delivered after release" therefore means: recorded when the mask

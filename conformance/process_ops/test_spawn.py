@@ -251,3 +251,51 @@ def test_exec_bit_checked_via_stat(tmp_path: Path) -> None:
     assert spawn([str(prog)]).wait() == 7
     assert spawn(["ok.sh"], env={"PATH": str(tmp_path)}).wait() == 7
     assert process_ops.spawn([os.fsencode(prog)]).wait() == 7
+
+
+@pytest.mark.covers("process_ops.spawn", "process_ops.Child")
+def test_concurrent_spawns_from_threads() -> None:
+    errors_seen: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(8):
+                c = spawn([SH, "-c", f"echo {k}-{i}; exit {i}"], stdout=PIPE)
+                out, _ = c.communicate()
+                assert out == f"{k}-{i}\n".encode() and c.returncode == i
+        except BaseException as exc:
+            errors_seen.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors_seen == []
+
+
+@pytest.mark.covers("process_ops.spawn")
+def test_closed_descriptor_for_a_std_stream() -> None:
+    r, w = os.pipe()
+    high = os.dup2(w, 900)  # a closed number spawn's own new fds will not reuse
+    for fd in (r, w, high):
+        os.close(fd)
+    with pytest.raises(errors.BadDescriptor) as ei:
+        spawn([SH, "-c", "true"], stdout=high)
+    assert ei.value.errno == errno.EBADF
+    assert not _zombies()
+
+
+@pytest.mark.covers("process_ops.Child")
+def test_communicate_timeout_and_close() -> None:
+    c = spawn([SH, "-c", "echo early; exec sleep 30"], stdout=PIPE)
+    with pytest.raises(errors.TimedOut):
+        c.communicate(timeout=0.2)
+    assert c.stdout is None  # pipes closed; the child is left running
+    assert c.poll() is None
+    c.kill()
+    assert c.wait() == -9
+    c.close()
+    c.close()  # idempotent
+    with pytest.raises(ValueError):
+        spawn(["cat"], stdout=PIPE).communicate(b"x")  # no stdin pipe
