@@ -16,8 +16,9 @@ for a child killed by a signal.
 Backend interface (``vllsi/<os>/impl/process_ops.py``): ``getpid() getppid()
 gettid() kill(pid, sig) tgkill(tgid, tid, sig) pidfd_open(pid, flags)
 pidfd_send_signal(fd, sig, flags) exit_group(status) wait4(pid, options) ->
-(pid, status) spawn_raw(paths, argv, envp, cwd, stdio, pass_fds, flags) ->
-(pid, [parent fds])`` with ``stdio`` three ``(mode, fd)`` pairs (mode 0
+(pid, status) waitid(idtype, id, options) spawn_raw(paths, argv, envp, cwd,
+stdio, pass_fds, flags) -> (pid, [parent fds])`` with ``envp`` None for the
+process's own environment and ``stdio`` three ``(mode, fd)`` pairs (mode 0
 inherit, 1 pipe, 2 /dev/null, 3 the given fd).
 """
 
@@ -57,6 +58,9 @@ __all__ = [
 _impl: Any = _platform.os_module("process_ops")
 
 _WNOHANG = 1
+_WEXITED = 4
+_WNOWAIT = 0x01000000
+_P_PID = 1
 _PIPE_BUF = 4096  # POSIX minimum; Linux's value
 _SIGKILL = 9
 _SIGTERM = 15
@@ -198,12 +202,16 @@ class Child:
     def __repr__(self) -> str:
         return f"Child(pid={self.pid}, returncode={self.returncode})"
 
-    def _reap(self, options: int) -> int | None:
+    def _reap(self) -> int | None:
+        # Reaping (wait4 WNOHANG) and signalling share a lock, so a pid is never
+        # signalled after it was reaped (and possibly reused); blocking waits
+        # happen outside it (waitid WNOWAIT), so kill() from another thread
+        # never waits behind wait().
         with self._lock:
             if self.returncode is not None:
                 return self.returncode
             try:
-                pid, status = _impl.wait4(self.pid, options)
+                pid, status = _impl.wait4(self.pid, _WNOHANG)
             except errors.VllsiError as exc:
                 if exc.errno != 10:  # ECHILD: SIGCHLD is ignored, the kernel reaped it
                     raise
@@ -221,7 +229,7 @@ class Child:
 
         Raises: VllsiError from wait4 (other than ECHILD). Availability: Linux.
         """
-        return self._reap(_WNOHANG)
+        return self._reap()
 
     def wait(self, timeout: float | None = None) -> int:
         """wait4(pid): wait for the child; returns its code, or -signal.
@@ -232,8 +240,13 @@ class Child:
             ValueError for a negative timeout. Availability: Linux.
         """
         if timeout is None:
-            while self.returncode is None:
-                self._reap(0)
+            while self._reap() is None:
+                try:
+                    _impl.waitid(_P_PID, self.pid, _WEXITED | _WNOWAIT)
+                except errors.VllsiError as exc:
+                    if exc.errno != 10:  # ECHILD: reaped meanwhile; _reap decides
+                        raise
+            assert self.returncode is not None
             return self.returncode
         if timeout < 0:
             raise ValueError("timeout must be >= 0")
@@ -470,6 +483,6 @@ def spawn(argv: Sequence[Any], env: Mapping[Any, Any] | None = None, cwd: Any = 
     if pidfd:
         try:
             pfd = int(_impl.pidfd_open(pid, 0))
-        except (errors.Unsupported, errors.PermissionDenied):
+        except errors.VllsiError:  # ENOSYS (< 5.3), EMFILE...: the Child works without
             pfd = None
     return Child(pid, parent, pfd, args)

@@ -299,3 +299,29 @@ def test_communicate_timeout_and_close() -> None:
     c.close()  # idempotent
     with pytest.raises(ValueError):
         spawn(["cat"], stdout=PIPE).communicate(b"x")  # no stdin pipe
+
+
+@pytest.mark.covers("process_ops.Child")
+def test_kill_from_another_thread_while_waiting() -> None:
+    for use_pidfd in (True, False):
+        c = spawn(["sleep", "30"], pidfd=use_pidfd)
+        t = threading.Timer(0.05, c.kill)
+        t.start()
+        assert c.wait() == -9  # a kill() must not queue behind the blocked wait()
+        t.join()
+        c.close()
+
+
+@pytest.mark.covers("process_ops.Child")
+def test_wait_with_sigchld_ignored() -> None:
+    from conformance._support.child import run_python
+
+    r = run_python("""
+        import signal
+        from vllsi.process_ops import spawn
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps children itself
+        c = spawn(["/bin/sh", "-c", "exit 3"])
+        print(c.wait(), c.poll())
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"0 0\n"  # the status is gone; reported as 0, as subprocess does
