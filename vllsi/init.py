@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno as _errno
 import importlib
 import os
 import signal as _pysignal
@@ -107,7 +108,8 @@ class InitConfig:
               or not 1 <= self.panic_exit_status <= 255):
             problem = "panic_exit_status must be an int in 1..255"
         if problem:
-            raise errors.from_errno(22, syscall="init", cls=InvalidConfig, message=problem)
+            raise errors.from_errno(_errno.EINVAL, syscall="init", cls=InvalidConfig,
+                                    message=problem)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def register_cleanup(fn: Callable[[], object]) -> None:
         raise TypeError("cleanup must be callable")
     with _rt.lock:
         if not _rt.initialized:
-            raise errors.from_errno(22, syscall="register_cleanup", cls=InitError,
+            raise errors.from_errno(_errno.EINVAL, syscall="register_cleanup", cls=InitError,
                                     message="vllsi.init.init() has not run")
         _rt.user.append(fn)
 
@@ -261,13 +263,13 @@ def init(config: InitConfig | None = None) -> InitInfo:
         raise TypeError(f"config must be an InitConfig, not {type(config).__name__}")
     with _rt.lock:
         if _rt.initialized:
-            raise errors.from_errno(114, syscall="init", cls=AlreadyInitialized,
+            raise errors.from_errno(_errno.EALREADY, syscall="init", cls=AlreadyInitialized,
                                     message="vllsi is already initialized")
         steps: list[str] = []
         config.validate()
         steps.append("validate")
         if threading.current_thread() is not threading.main_thread():
-            raise errors.from_errno(1, syscall="init", cls=PlatformError,
+            raise errors.from_errno(_errno.EPERM, syscall="init", cls=PlatformError,
                                     message="init() must run on the main thread")
         undo: list[tuple[str, Callable[[], None]]] = []
         try:
@@ -278,7 +280,7 @@ def init(config: InitConfig | None = None) -> InitInfo:
                     fn()
             if isinstance(exc, InitError) or not isinstance(exc, Exception):
                 raise
-            raise errors.from_errno(1, syscall="init", cls=PlatformError,
+            raise errors.from_errno(_errno.EPERM, syscall="init", cls=PlatformError,
                                     message=f"init step {len(steps) + 1} failed: {exc}") \
                 from exc
         _rt.config = config

@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import enum
+import errno as _errno
 import os
 import selectors
 import sys
@@ -213,7 +214,7 @@ class Child:
             try:
                 pid, status = _impl.wait4(self.pid, _WNOHANG)
             except errors.VllsiError as exc:
-                if exc.errno != 10:  # ECHILD: SIGCHLD is ignored, the kernel reaped it
+                if exc.errno != _errno.ECHILD:  # ECHILD: SIGCHLD is ignored, the kernel reaped it
                     raise
                 pid, status = self.pid, 0
             if pid == 0:
@@ -232,10 +233,11 @@ class Child:
         return self._reap()
 
     def wait(self, timeout: float | None = None) -> int:
-        """wait4(pid): wait for the child; returns its code, or -signal.
+        """waitid(P_PID, pid, WEXITED|WNOWAIT) then wait4(WNOHANG): wait for the child.
 
-        With a timeout, polls the pidfd (or backs off with WNOHANG where there is
-        none); EINTR is retried (PEP 475). Releases the GIL while blocked.
+        Returns its exit code, or -signal. Without a timeout it blocks in waitid
+        (GIL released) and reaps after; with one it polls the pidfd (or backs off
+        with WNOHANG where there is none). EINTR is retried (PEP 475).
         Raises: TimedOut when ``timeout`` expires (the child keeps running);
             ValueError for a negative timeout. Availability: Linux.
         """
@@ -244,7 +246,7 @@ class Child:
                 try:
                     _impl.waitid(_P_PID, self.pid, _WEXITED | _WNOWAIT)
                 except errors.VllsiError as exc:
-                    if exc.errno != 10:  # ECHILD: reaped meanwhile; _reap decides
+                    if exc.errno != _errno.ECHILD:  # ECHILD: reaped meanwhile; _reap decides
                         raise
             assert self.returncode is not None
             return self.returncode
@@ -258,7 +260,7 @@ class Child:
                 return code
             left = deadline - time.monotonic()
             if left <= 0:
-                raise errors.from_errno(110, syscall="wait4", cls=errors.TimedOut,
+                raise errors.from_errno(_errno.ETIMEDOUT, syscall="wait4", cls=errors.TimedOut,
                                         message=f"child {self.pid} still running")
             if self.pidfd is not None:
                 sel = selectors.DefaultSelector()
@@ -286,7 +288,7 @@ class Child:
                 else:
                     _impl.kill(self.pid, s)
             except errors.VllsiError as exc:
-                if exc.errno != 3:  # ESRCH: it is a zombie already
+                if exc.errno != _errno.ESRCH:  # ESRCH: it is a zombie already
                     raise
 
     def kill(self) -> None:
@@ -327,7 +329,8 @@ class Child:
             while sel.get_map():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise errors.from_errno(110, syscall="communicate", cls=errors.TimedOut)
+                    raise errors.from_errno(_errno.ETIMEDOUT, syscall="communicate",
+                                            cls=errors.TimedOut)
                 for key, _ev in sel.select(left):
                     fd = int(key.fd)
                     if fd == self.stdin:

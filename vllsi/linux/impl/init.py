@@ -8,6 +8,7 @@ command line (/proc/cmdline) sets ``stack_guard_gap=<pages>``.
 
 from __future__ import annotations
 
+import errno as _errno
 from typing import Final
 
 from vllsi import errors
@@ -47,7 +48,7 @@ def main_stack() -> tuple[int, int, int]:
             low_mapped, high = int(lo, 16), int(hi, 16)
             break
     if high < 0:
-        raise errors.from_errno(2, syscall="init", cls=errors.PlatformError,
+        raise errors.from_errno(_errno.ENOENT, syscall="init", cls=errors.PlatformError,
                                 message="no [stack] mapping in /proc/self/maps")
     lim = ffi.new("uint64_t[2]")
     _s.check(_s.syscall(_NR_PRLIMIT64, 0, _RLIMIT_STACK, 0, addr(lim)), "prlimit64")
