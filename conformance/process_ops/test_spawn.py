@@ -206,16 +206,19 @@ def test_signal_dispositions_in_child() -> None:
 
 @pytest.mark.covers("process_ops.spawn", "process_ops.Child")
 def test_new_session_and_timeouts() -> None:
-    c = spawn(["sleep", "30"], start_new_session=True)
+    c = spawn(["cat", "/proc/self/stat"], start_new_session=True, stdout=PIPE)
+    out, _ = c.communicate()
+    fields = out.decode().rsplit(")", 1)[1].split()
+    assert int(fields[3]) == c.pid != os.getsid(0)  # its own session
+    c = spawn(["sleep", "30"])
     try:
-        fields = Path(f"/proc/{c.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        assert int(fields[3]) == c.pid  # session id
         with pytest.raises(errors.TimedOut):
             c.wait(timeout=0.05)
         c.terminate()
         assert c.wait(timeout=60) == -15
     finally:
         c.kill()
+        c.wait()
         c.close()
     c = spawn(["sleep", "30"], pidfd=False)
     assert c.pidfd is None

@@ -7,8 +7,9 @@
   stdio pipes, /dev/null and the CLOEXEC error pipe are made in the same C call);
 - tier ``libc``: glibc's ``posix_spawn`` through cffi ABI mode (itself
   clone(CLONE_VM|CLONE_VFORK) + execve in C), with file actions for the same fd
-  layout (``posix_spawn_file_actions_addclosefrom_np``, glibc >= 2.34) and a
-  PATH walk in the parent (posix_spawnp would read the parent's PATH, not env's).
+  layout (``posix_spawn_file_actions_addclosefrom_np``, glibc >= 2.34) and the
+  execvp walk, cwd and descriptors checked in the parent first (posix_spawnp
+  would read the parent's PATH, not env's; see ``_precheck`` for why).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Final
 
 from vllsi import errors
 from vllsi.linux import _syscall as _s
+from vllsi.linux import fs
 from vllsi.linux.proc import getpid, getppid, gettid
 from vllsi.linux.process import exit_group, pidfd_open, pidfd_send_signal, wait4, waitid
 from vllsi.linux.signal import kill, tgkill
@@ -147,10 +149,67 @@ else:
         if r != 0:
             raise errors.from_errno(r, syscall=name)
 
+    _NR_FACCESSAT: Final = _s.NR["faccessat"]
+    _X_OK: Final = 1
+    _S_IFMT: Final = 0o170000
+    _S_IFREG: Final = 0o100000
+    _S_IFDIR: Final = 0o040000
+
+    def _precheck(paths: Sequence[bytes], argv0: bytes, cwd: bytes | None,
+                  stdio: Sequence[tuple[int, int]], pass_fds: Sequence[int]) -> bytes:
+        """The parent-side checks of the libc tier; returns the program to run.
+
+        glibc's posix_spawn reports a failure through memory it shares with the
+        vfork child; an emulator that turns CLONE_VFORK into fork (qemu-user)
+        loses it, and the child just exits 127. So the fds, cwd and the execvp
+        walk are checked here first (newfstatat, faccessat); glibc's own report
+        still covers a change between the check and the exec.
+        """
+        for mode, fd in stdio:
+            if mode == MODE_FD and _s.syscall(_NR_FCNTL, fd, _F_GETFD) < 0:
+                raise errors.from_errno(_errno.EBADF, syscall="dup3")
+        for fd in pass_fds:
+            if _s.syscall(_NR_FCNTL, fd, _F_GETFD) < 0:
+                raise errors.from_errno(_errno.EBADF, syscall="dup3")
+        if cwd is not None:
+            try:
+                mode = fs.newfstatat(fs.AT_FDCWD, cwd).st_mode
+            except errors.VllsiError as exc:
+                _raise(exc.errno or _errno.EIO, 2, argv0, cwd)
+            if mode & _S_IFMT != _S_IFDIR:
+                _raise(_errno.ENOTDIR, 2, argv0, cwd)
+            if _access(cwd) != 0:
+                _raise(_errno.EACCES, 2, argv0, cwd)
+        saved = 0
+        last = _errno.ENOENT
+        for path in paths:
+            check = path if cwd is None or path.startswith(b"/") else os.path.join(cwd, path)
+            try:
+                mode = fs.newfstatat(fs.AT_FDCWD, check).st_mode
+            except errors.VllsiError as exc:
+                last = exc.errno or _errno.EIO
+                if last in (_errno.ENOENT, _errno.ENOTDIR):
+                    continue
+                if last == _errno.EACCES:
+                    saved = last
+                    continue
+                break
+            if mode & _S_IFMT != _S_IFREG or _access(check) != 0:
+                saved = last = _errno.EACCES
+                continue
+            return path
+        _raise(saved or last, 1, argv0, cwd)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _access(path: bytes) -> int:
+        c = _kffi.new("char[]", path)
+        return _s.syscall(_NR_FACCESSAT, -100, addr(c), _X_OK)
+
     def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes] | None,
                   cwd: bytes | None, stdio: Sequence[tuple[int, int]],
                   pass_fds: Sequence[int], flags: int) -> tuple[int, list[int]]:
         """Start ``paths[0]`` (or the next candidate); returns (pid, parent fds or -1)."""
+        paths = [_precheck(paths, argv[0], cwd, stdio, pass_fds)]
         parent = [-1, -1, -1]
         temps: list[int] = []
         mapping: dict[int, int] = {}  # dst -> src
