@@ -301,7 +301,7 @@ class Child:
 
     def communicate(self, input: bytes | None = None, timeout: float | None = None
                     ) -> tuple[bytes | None, bytes | None]:
-        """Feed ``input`` to stdin, read stdout/stderr to EOF, then wait.
+        """poll/read/write loop (selectors): feed ``input``, read stdout/stderr to EOF, wait.
 
         One selector loop over the pipes, so a child filling both output pipes
         never deadlocks against a parent still writing its input. The pipes are
@@ -455,8 +455,8 @@ def spawn(argv: Sequence[Any], env: Mapping[Any, Any] | None = None, cwd: Any = 
         cwd: directory to run in (None: the current one).
         stdin/stdout/stderr: PIPE, INHERIT (default), DEVNULL, or a descriptor
             (int or ``fileno()``) of the parent to place there.
-        pass_fds: further parent descriptors the child keeps at the same numbers.
-            Every other descriptor is closed in the child.
+        pass_fds: further parent descriptors (>= 3) the child keeps at the same
+            numbers, CLOEXEC cleared. Every other descriptor is closed in the child.
         restore_signals: reset SIGPIPE and SIGXFSZ to SIG_DFL (CPython ignores
             them). Caught signals are always reset; the signal mask is inherited.
         start_new_session: setsid() in the child.
@@ -478,8 +478,9 @@ def spawn(argv: Sequence[Any], env: Mapping[Any, Any] | None = None, cwd: Any = 
     wd = None if cwd is None else _arg(cwd, "cwd")
     stdio = [_stdio(v, i) for i, v in enumerate((stdin, stdout, stderr))]
     fds = sorted({_int(f, "pass_fds item") for f in pass_fds})
-    if any(not 0 <= f <= 0x7FFFFFFF for f in fds) or len(fds) > 256:
-        raise ValueError("pass_fds: at most 256 descriptors in 0..2**31-1")
+    if any(not 3 <= f <= 0x7FFFFFFF for f in fds) or len(fds) > 256:
+        raise ValueError("pass_fds: at most 256 descriptors in 3..2**31-1 "
+                         "(0..2 are set with stdin/stdout/stderr)")
     flags = (1 if restore_signals else 0) | (2 if start_new_session else 0)
     pid, parent = _impl.spawn_raw(_paths(args[0], env), args, envp, wd, stdio, fds, flags)
     pfd: int | None = None

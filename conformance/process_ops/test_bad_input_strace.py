@@ -61,7 +61,7 @@ def test_rejected_before_the_syscall(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     r = subprocess.run([strace, "-f", "-qq", "-o", str(log), "-e", "trace=" + ",".join(
         ("write", *WATCHED)), *python_argv("-c", CHILD)], cwd=root, env=dict(os.environ),
-        capture_output=True, text=True)
+        capture_output=True, text=True, timeout=300)
     if r.returncode != 0 and "ptrace" in r.stderr:
         skip("privilege", f"strace cannot attach: {r.stderr.strip()[:200]}")
     assert r.returncode == 0, r.stderr

@@ -28,14 +28,17 @@ def busy():
     while not stop.is_set():
         [str(i) for i in range(100)]
         stop.wait(0.0005)
-threads = [threading.Thread(target=busy) for _ in range(2)]
+threads = [threading.Thread(target=busy, daemon=True) for _ in range(2)]
 for t in threads: t.start()
-os.write(2, b"<<BEGIN>>")
-c = spawn(["/bin/true"], cwd="/", stdin=DEVNULL, stdout=PIPE, pass_fds=[2])
-assert c.communicate() == (b"", None) and c.returncode == 0
-os.write(2, b"<<END>>")
-stop.set()
-for t in threads: t.join()
+r, w = os.pipe()
+try:
+    os.write(2, b"<<BEGIN>>")
+    c = spawn(["/bin/true"], cwd="/", stdin=DEVNULL, stdout=PIPE, pass_fds=[w])
+    assert c.communicate() == (b"", None) and c.returncode == 0
+    os.write(2, b"<<END>>")
+finally:
+    stop.set()
+    for t in threads: t.join()
 """
 
 ALLOWED = {"rt_sigaction", "fcntl", "dup2", "dup3", "close", "close_range", "chdir",
@@ -53,7 +56,8 @@ def test_child_runs_only_the_c_spawn(tmp_path: Path) -> None:
     log = tmp_path / "trace"
     root = Path(__file__).resolve().parents[2]
     r = subprocess.run([strace, "-f", "-qq", "-o", str(log), *python_argv("-c", CHILD)],
-                       cwd=root, env=dict(os.environ), capture_output=True, text=True)
+                       cwd=root, env=dict(os.environ), capture_output=True, text=True,
+                       timeout=300)
     if r.returncode != 0 and "ptrace" in r.stderr:
         skip("privilege", f"strace cannot attach: {r.stderr.strip()[:200]}")
     assert r.returncode == 0, r.stderr

@@ -242,6 +242,8 @@ def test_bad_arguments_before_any_syscall() -> None:
         spawn(["ls"], env={"A=B": "c"})
     with pytest.raises(ValueError):
         spawn(["ls"], pass_fds=[-1])
+    with pytest.raises(ValueError):
+        spawn(["ls"], pass_fds=[1])
     with pytest.raises(TypeError):
         spawn(["ls"], pass_fds=[True])
 
