@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conformance._support import linux_only
 from vllsi import errors, process_ops
@@ -330,3 +332,19 @@ def test_wait_with_sigchld_ignored() -> None:
     """)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"0 0\n"  # the status is gone; reported as 0, as subprocess does
+
+
+@pytest.mark.covers("process_ops.spawn", "process_ops.Child")
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 255))
+def test_any_exit_code_round_trips(code: int) -> None:
+    assert spawn([SH, "-c", f"exit {code}"], pidfd=False).wait() == code
+
+
+@pytest.mark.covers("process_ops.Child", "process_ops.kill")
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([1, 2, 3, 6, 9, 10, 12, 13, 14, 15]))
+def test_signalled_child_decodes_negative(sig: int) -> None:
+    c = spawn(["sleep", "30"], pidfd=False)
+    process_ops.kill(c.pid, sig)
+    assert c.wait() == -sig
