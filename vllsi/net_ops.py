@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from vllsi import _platform
+from vllsi._args import int_arg as _int
 
 __all__ = [
     "AF_INET",
@@ -76,10 +77,6 @@ MSG_PEEK: int = getattr(_impl, "MSG_PEEK", 2)
 MSG_DONTWAIT: int = getattr(_impl, "MSG_DONTWAIT", 0x40)
 
 
-def _int(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be int, not {type(v).__name__}")
-    return int(v)
 
 
 def _bool(v: Any, name: str) -> bool:

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from vllsi import _platform, errors
+from vllsi._args import int_arg as _int
 
 __all__ = [
     "DEVNULL",
@@ -80,10 +81,6 @@ PIPE = Stdio.PIPE
 DEVNULL = Stdio.DEVNULL
 
 
-def _int(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be int, not {type(v).__name__}")
-    return int(v)
 
 
 def getpid() -> int:

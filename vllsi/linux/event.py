@@ -19,6 +19,7 @@ from typing import Any, Final, NamedTuple
 
 import cffi
 
+from vllsi._args import int_arg as _int
 from vllsi._platform import ARCH as _ARCH
 from vllsi.linux import _syscall as _s
 from vllsi.linux._ffi import addr as _addr
@@ -103,12 +104,6 @@ _NR_URING_ENTER: Final = _s.NR["io_uring_enter"]
 _NR_URING_REGISTER: Final = _s.NR["io_uring_register"]
 
 
-def _int(v: Any, name: str) -> int:
-    if type(v) is int:
-        return v
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be int, not {type(v).__name__}")
-    return int(v)
 
 
 def _u32(v: Any, name: str) -> int:

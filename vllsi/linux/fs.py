@@ -12,6 +12,7 @@ from typing import Any, Final, NamedTuple
 
 import cffi
 
+from vllsi._args import int_arg as _int
 from vllsi._platform import ARCH as _ARCH
 from vllsi.linux import _syscall as _s
 from vllsi.linux._ffi import addr, buffer, ffi
@@ -95,12 +96,6 @@ class Stat(NamedTuple):
     st_ctime_ns: int
 
 
-def _int(v: Any, name: str) -> int:
-    if type(v) is int:
-        return v
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be int, not {type(v).__name__}")
-    return int(v)
 
 
 def openat(dirfd: Any, path: Any, flags: int, mode: int = 0o666) -> int:

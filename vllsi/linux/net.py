@@ -16,6 +16,7 @@ import struct
 from collections.abc import Iterable
 from typing import Any, Final
 
+from vllsi._args import int_arg as _int
 from vllsi.linux import _ops, _sockaddr
 from vllsi.linux import _syscall as _s
 from vllsi.linux._ffi import addr as _addr
@@ -98,12 +99,6 @@ _NR = _s.NR
 _SA_MAX: Final = _sockaddr.SOCKADDR_MAX
 
 
-def _int(v: Any, name: str) -> int:
-    if type(v) is int:
-        return v
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be int, not {type(v).__name__}")
-    return int(v)
 
 
 def _u32(v: Any, name: str) -> int:

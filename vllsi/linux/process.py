@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final, NoReturn
 
+from vllsi._args import int_arg
 from vllsi.linux import _syscall as _s
 from vllsi.linux._ffi import addr, ffi
 from vllsi.linux.signal import SIGINFO_SIZE, SigInfo, parse_siginfo
@@ -47,11 +48,7 @@ _NR_EXIT_GROUP: Final = _s.NR["exit_group"]
 
 
 def _int(v: Any, name: str, lo: int = -(1 << 31), hi: int = (1 << 31) - 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be int, not {type(v).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} {v} outside {lo}..{hi}")
-    return int(v)
+    return int_arg(v, name, lo, hi)
 
 
 def wait_status(status: int) -> int | None:

@@ -15,6 +15,7 @@ import struct
 import time
 from typing import Any, Final, NamedTuple
 
+from vllsi._args import int_arg as _int
 from vllsi.linux import _syscall as _s
 from vllsi.linux._ffi import addr, ffi
 
@@ -71,12 +72,6 @@ class SigInfo(NamedTuple):
     status: int
 
 
-def _int(v: Any, name: str) -> int:
-    if type(v) is int:
-        return v
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be int, not {type(v).__name__}")
-    return int(v)
 
 
 def _mask(v: Any, name: str = "mask") -> int:

@@ -14,6 +14,7 @@ import time as _time
 from typing import Final
 
 from vllsi import errors
+from vllsi._args import int_arg as _int
 from vllsi._platform import ARCH
 from vllsi.linux import _syscall as _s
 from vllsi.linux._ffi import addr, ffi
@@ -43,10 +44,6 @@ _NR_AFFINITY = _s.NR["sched_getaffinity"]
 _WAIT_OPS = frozenset({FUTEX_WAIT, FUTEX_WAIT_BITSET})
 
 
-def _int(v: object, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
-    return int(v)
 
 
 def futex(uaddr: int, op: int, val: int, timeout: float | None = None, uaddr2: int = 0,
