@@ -36,6 +36,17 @@ def test_ids_and_processors() -> None:
         w.get_active_processor_count(-1)
 
 
+@pytest.mark.covers("windows.get_process_handle_count")
+def test_process_handle_count_follows_handles() -> None:
+    before = w.get_process_handle_count()
+    assert before > 0
+    r, wr = w.create_pipe()
+    assert w.get_process_handle_count() == before + 2
+    w.close_handle(r)
+    w.close_handle(wr)
+    assert w.get_process_handle_count() == before
+
+
 @pytest.mark.covers("windows.get_system_info", "windows.SystemInfo")
 def test_system_info() -> None:
     import mmap

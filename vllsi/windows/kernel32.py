@@ -59,6 +59,7 @@ __all__ = [
     "get_file_size_ex",
     "get_file_type",
     "get_overlapped_result",
+    "get_process_handle_count",
     "get_queued_completion_status_ex",
     "get_std_handle",
     "get_system_info",
@@ -427,6 +428,18 @@ def get_current_process_id() -> int:
 def get_current_thread_id() -> int:
     """GetCurrentThreadId(). Availability: Windows."""
     return int(kernel32.GetCurrentThreadId())
+
+
+def get_process_handle_count() -> int:
+    """GetProcessHandleCount(GetCurrentProcess(), &n): handles open in this process.
+
+    Returns: the count (kernel objects only; Winsock SOCKETs are handles too).
+    Raises: VllsiError with ``.winerror`` on failure. Availability: Windows.
+    """
+    n = ffi.new("DWORD *")
+    check_bool(kernel32.GetProcessHandleCount(kernel32.GetCurrentProcess(), n),
+               "GetProcessHandleCount")
+    return int(n[0])
 
 
 def get_current_thread() -> int:
