@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conformance._support import ON_WINDOWS, linux_only
+from conformance._support import ON_WINDOWS, UNDER_WINE
 from conformance._support.engines import (
     ASYNC_BACKENDS,
     BACKENDS,
@@ -28,6 +28,7 @@ from conformance._support.engines import (
     handles,
     inheritable,
     is_open,
+    open_direct,
     open_file,
     pread,
     require,
@@ -273,9 +274,9 @@ def _listener(family: str, tmp_path: Path) -> tuple[int, Any]:
     try:
         lst = stream_socket(fam)
     except OSError as exc:
-        if family == "inet":
+        if family != "inet6":
             raise
-        pytest.skip(f"environment: no {family} sockets here ({exc})")
+        pytest.skip(f"environment: no IPv6 here ({exc})")
     try:
         if family == "inet":
             net_ops.bind(lst, ("127.0.0.1", 0))
@@ -285,16 +286,21 @@ def _listener(family: str, tmp_path: Path) -> tuple[int, Any]:
             net_ops.bind(lst, str(tmp_path / "s"))
     except OSError as exc:
         close_socket(lst)
-        if family == "inet":
+        if family != "inet6":
             raise
-        pytest.skip(f"environment: no {family} loopback ({exc})")
+        pytest.skip(f"environment: no IPv6 loopback ({exc})")
     net_ops.listen(lst, 8)
     return lst, net_ops.getsockname(lst)
 
 
 @pytest.mark.covers(*CORE, "io_engine.Accept", "io_engine.Connect", "io_engine.Send",
                     "io_engine.Recv")
-@pytest.mark.parametrize("family", ["inet", "inet6", "unix"])
+@pytest.mark.parametrize("family", [
+    "inet", "inet6",
+    pytest.param("unix", marks=pytest.mark.xfail(
+        UNDER_WINE, strict=True, raises=OSError,
+        reason="Wine 8 divergence from Windows: no AF_UNIX sockets (WSAEAFNOSUPPORT)")),
+])
 def test_accept_connect_send_recv(engine: Any, family: str, tmp_path: Path) -> None:
     lst, addr = _listener(family, tmp_path)
     fam = {"inet": net_ops.AF_INET, "inet6": net_ops.AF_INET6, "unix": net_ops.AF_UNIX}[family]
@@ -469,15 +475,15 @@ def test_buffers_referenced_only_by_the_engine_are_pinned(engine: Any,
         assert seen[i] == data[off:off + 4096], i
 
 
-@linux_only
 @pytest.mark.covers("io_engine.Read")
 def test_o_direct_random_reads_qd32(engine: Any, tmp_path: Path) -> None:
+    """O_DIRECT on Linux, FILE_FLAG_NO_BUFFERING (overlapped) on Windows."""
     size = 4 << 20
     data = random.Random(11).randbytes(size)
     p = tmp_path / "direct"
     p.write_bytes(data)
     try:
-        fd = os.open(p, os.O_RDONLY | os.O_DIRECT | os.O_CLOEXEC)
+        fd = open_direct(p)
     except OSError as exc:
         if exc.errno == errno.EINVAL:
             pytest.skip("environment: the filesystem refuses O_DIRECT")
@@ -499,7 +505,7 @@ def test_o_direct_random_reads_qd32(engine: Any, tmp_path: Path) -> None:
         for b in bufs:
             b.close()
     finally:
-        os.close(fd)
+        close_file(fd)
 
 
 @pytest.mark.covers("io_engine.IoEngineConfig", "io_engine.create_io_engine")
