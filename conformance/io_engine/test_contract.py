@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import gc
 import mmap
-import os
 import random
 import threading
 import warnings
