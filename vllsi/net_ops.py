@@ -143,7 +143,7 @@ def connect(fd: Any, address: Any) -> None:
 
     A non-blocking socket raises WouldBlock/EINPROGRESS while the connection
     proceeds (check ``getsockopt(fd, SOL_SOCKET, SO_ERROR)`` once writable, or use
-    the engine's Connect op). Raises: VllsiError/ECONNREFUSED, TimedOut/ETIMEDOUT,
+    the engine's Connect op). Raises: ConnectionRefused/ECONNREFUSED, TimedOut/ETIMEDOUT,
     NotFound/ENOENT (Unix path). Availability: Linux.
     """
     _impl.connect(fd, address)
@@ -152,7 +152,7 @@ def connect(fd: Any, address: Any) -> None:
 def send(fd: Any, data: Any, flags: int = 0) -> int:
     """send(fd, data, flags): bytes sent (MSG_NOSIGNAL added: EPIPE is raised, never SIGPIPE).
 
-    Raises: WouldBlock/EAGAIN, VllsiError/EPIPE, ECONNRESET. Availability: Linux.
+    Raises: WouldBlock/EAGAIN, BrokenPipe/EPIPE, ConnectionReset/ECONNRESET. Availability: Linux.
     """
     return int(_impl.send(fd, data, _int(flags, "flags")))
 
@@ -160,7 +160,7 @@ def send(fd: Any, data: Any, flags: int = 0) -> int:
 def recv(fd: Any, bufsize: int, flags: int = 0) -> bytes:
     """recv(fd, bufsize, flags): up to ``bufsize`` bytes (b"" at an orderly shutdown).
 
-    Raises: WouldBlock/EAGAIN, VllsiError/ECONNRESET; ValueError for a negative size.
+    Raises: WouldBlock/EAGAIN, ConnectionReset/ECONNRESET; ValueError for a negative size.
     Availability: Linux.
     """
     n = _int(bufsize, "bufsize")
@@ -182,7 +182,7 @@ def sendmsg(fd: Any, buffers: Any, ancdata: Any = (), flags: int = 0,
     """sendmsg(fd, buffers, ancdata, flags, address): gather-send with ancillary data
     (``[(level, type, data)]``, e.g. SCM_RIGHTS). Returns the count.
 
-    Raises: WouldBlock/EAGAIN, VllsiError/EPIPE, InvalidArgument/EINVAL. Availability: Linux.
+    Raises: WouldBlock/EAGAIN, BrokenPipe/EPIPE, InvalidArgument/EINVAL. Availability: Linux.
     """
     return int(_impl.sendmsg(fd, list(buffers), list(ancdata), _int(flags, "flags"), address))
 
@@ -191,7 +191,7 @@ def recvmsg(fd: Any, bufsize: int, ancbufsize: int = 0, flags: int = 0
             ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
     """recvmsg(fd, bufsize, ancbufsize, flags) -> (data, ancdata, msg_flags, address).
 
-    Raises: WouldBlock/EAGAIN, VllsiError/ECONNRESET. Availability: Linux.
+    Raises: WouldBlock/EAGAIN, ConnectionReset/ECONNRESET. Availability: Linux.
     """
     data, anc, mflags, address = _impl.recvmsg(fd, _int(bufsize, "bufsize"),
                                                _int(ancbufsize, "ancbufsize"),

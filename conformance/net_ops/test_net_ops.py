@@ -117,9 +117,9 @@ def test_nonblocking_connect_and_refusal() -> None:
     os.close(probe)
     c = net_ops.socket(nonblocking=False)
     try:
-        with pytest.raises(errors.VllsiError) as ei:
+        with pytest.raises(errors.ConnectionRefused) as ei:
             net_ops.connect(c, addr)
-        assert ei.value.errno == errno.ECONNREFUSED
+        assert ei.value.errno == errno.ECONNREFUSED and isinstance(ei.value, ConnectionRefusedError)
     finally:
         os.close(c)
 

@@ -215,7 +215,7 @@ def connect(fd: Any, sockaddr: bytes) -> None:
     On a non-blocking socket raises WouldBlock/EINPROGRESS while the connection
     proceeds (wait for writability, then read SO_ERROR). EINTR: the connection
     continues asynchronously, so this waits for it and reports SO_ERROR (PEP 475).
-    Raises: VllsiError/ECONNREFUSED, ENETUNREACH, EISCONN; TimedOut/ETIMEDOUT;
+    Raises: ConnectionRefused/ECONNREFUSED, ENETUNREACH, EISCONN; TimedOut/ETIMEDOUT;
     PermissionDenied/EACCES; NotFound/ENOENT (Unix path). Availability: Linux.
     """
     from vllsi.linux.impl.embedded import _wait_writable
@@ -232,7 +232,7 @@ def connect(fd: Any, sockaddr: bytes) -> None:
 def sendto(fd: Any, data: Any, flags: int = 0, sockaddr: bytes | None = None) -> int:
     """sendto(fd, buf, len, flags, addr, addrlen): send bytes (to an address if given).
 
-    Returns the byte count. Raises: WouldBlock/EAGAIN, VllsiError/EPIPE (with
+    Returns the byte count. Raises: WouldBlock/EAGAIN, BrokenPipe/EPIPE (with
     MSG_NOSIGNAL; else SIGPIPE, which CPython ignores), ECONNRESET, EMSGSIZE,
     ENOTCONN. Blocking, releases the GIL, EINTR retried. Availability: Linux.
     """
@@ -249,7 +249,7 @@ def recvfrom(fd: Any, buf: Any, flags: int = 0) -> tuple[int, bytes]:
     """recvfrom(fd, buf, len, flags, addr, addrlen): receive into a writable buffer.
 
     Returns ``(count, raw sender sockaddr or b"")``; count 0 on an orderly shutdown.
-    Raises: WouldBlock/EAGAIN, VllsiError/ECONNRESET, ENOTCONN; TypeError for a
+    Raises: WouldBlock/EAGAIN, ConnectionReset/ECONNRESET, ENOTCONN; TypeError for a
     read-only buffer. Blocking, releases the GIL, EINTR retried. Availability: Linux.
     """
     f = _s.fd_arg(fd)

@@ -1,0 +1,108 @@
+"""Identity calls, signals to other processes, exit/exit_group (in child interpreters)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from conformance._support import linux_only, skip
+from conformance._support.child import run_python
+from vllsi import errors, process_ops
+from vllsi.process_ops import spawn
+
+pytestmark = linux_only
+
+
+@pytest.mark.covers("process_ops.getpid", "process_ops.getppid", "process_ops.gettid")
+def test_identity_matches_os() -> None:
+    assert process_ops.getpid() == os.getpid()
+    assert process_ops.getppid() == os.getppid()
+    assert process_ops.gettid() == threading.get_native_id()
+    out: list[int] = []
+    t = threading.Thread(target=lambda: out.append(process_ops.gettid() -
+                                                   threading.get_native_id()))
+    t.start()
+    t.join()
+    assert out == [0]
+
+
+@pytest.mark.covers("process_ops.kill")
+def test_kill_reaches_target() -> None:
+    c = spawn(["sleep", "30"])
+    process_ops.kill(c.pid, 0)  # probe
+    process_ops.kill(c.pid, 15)
+    assert c.wait() == -15
+    c.close()
+    with pytest.raises(errors.VllsiError) as ei:
+        process_ops.kill(c.pid, 15)  # reaped: no such process (pids are not reused this fast)
+    assert ei.value.errno == 3
+    with pytest.raises(ValueError):
+        process_ops.kill(os.getpid(), 99)
+
+
+@pytest.mark.covers("process_ops.tgkill")
+def test_tgkill_reaches_thread() -> None:
+    c = spawn(["sleep", "30"])
+    process_ops.tgkill(c.pid, c.pid, 10)  # SIGUSR1's default action ends it
+    assert c.wait() == -10
+    with pytest.raises(errors.VllsiError) as ei:
+        process_ops.tgkill(os.getpid(), c.pid, 0)  # not a thread of ours
+    assert ei.value.errno == 3
+
+
+@pytest.mark.covers("process_ops.pidfd_open", "process_ops.pidfd_send_signal")
+def test_pidfd_reaches_target() -> None:
+    c = spawn(["sleep", "30"], pidfd=False)
+    try:
+        fd = process_ops.pidfd_open(c.pid)
+    except errors.Unsupported:
+        c.kill()
+        c.wait()
+        skip("kernel", "pidfd_open is ENOSYS")
+    try:
+        assert os.get_inheritable(fd) is False
+        process_ops.pidfd_send_signal(fd, 9)
+        assert c.wait() == -9
+        with pytest.raises(errors.VllsiError) as ei:
+            process_ops.pidfd_send_signal(fd, 9)
+        assert ei.value.errno == 3  # ESRCH: exited, and never someone else
+    finally:
+        os.close(fd)
+    with pytest.raises(errors.VllsiError):
+        process_ops.pidfd_open(c.pid)
+
+
+@pytest.mark.covers("process_ops.exit")
+def test_exit_runs_atexit_and_flushes() -> None:
+    r = run_python("""
+        import atexit, sys
+        from vllsi import process_ops
+        atexit.register(lambda: sys.stdout.write("atexit ran\\n"))
+        sys.stdout.write("buffered")
+        try:
+            process_ops.exit(3)
+        finally:
+            sys.stdout.write("never")
+    """)
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == b"bufferedatexit ran\n"
+
+
+@pytest.mark.covers("process_ops.exit_group")
+def test_exit_group_skips_atexit() -> None:
+    r = run_python("""
+        import atexit, os, sys
+        from vllsi import process_ops
+        atexit.register(lambda: os.write(1, b"atexit ran"))
+        os.write(1, b"direct;")
+        sys.stdout.write("buffered")
+        process_ops.exit_group(4)
+    """)
+    assert r.returncode == 4, r.stderr
+    assert r.stdout == b"direct;"
+    with pytest.raises(ValueError):
+        process_ops.exit_group(256)
+    with pytest.raises(ValueError):
+        process_ops.exit(-1)
