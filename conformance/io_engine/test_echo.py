@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from conformance._support import UNDER_QEMU
 from conformance._support.echo import client_argv, listener, serve
-from conformance._support.engines import ASYNC_BACKENDS, EngineBackend, require
+from conformance._support.engines import ASYNC_BACKENDS, EngineBackend, close_socket, require
 
 
 @pytest.mark.covers("io_engine.Accept", "io_engine.Recv", "io_engine.Send", "io_engine.Close",
@@ -31,7 +30,7 @@ def test_echo_200_connections_x_100_messages(backend: EngineBackend) -> None:
             proc.kill()
             proc.wait()
         engine.shutdown()
-        os.close(lfd)
+        close_socket(lfd)
     assert proc.returncode == 0, err
     total, checksum = (int(x) for x in out.split()[:2])
     assert stats["bytes"] == total and stats["checksum"] == checksum

@@ -4,7 +4,6 @@ completes exactly once, with a result its kind allows, on every backend."""
 from __future__ import annotations
 
 import errno
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance._support.engines import BACKENDS, EngineBackend, drain, require
+from conformance._support.engines import (
+    BACKENDS,
+    EngineBackend,
+    close_file,
+    drain,
+    open_file,
+    require,
+)
 from vllsi import errors
 from vllsi import io_engine as ie
 
@@ -42,7 +48,7 @@ def test_every_op_completes_exactly_once(backend: EngineBackend, tmp_path: Path,
     p = tmp_path / "data"
     if not p.exists():
         p.write_bytes(DATA)
-    fd = os.open(p, os.O_RDONLY)
+    fd = open_file(p)
     e = backend.make(8)
     expect: dict[int, tuple[Any, ...]] = {}
     bufs: dict[int, tuple[bytearray, int]] = {}
@@ -87,7 +93,7 @@ def test_every_op_completes_exactly_once(backend: EngineBackend, tmp_path: Path,
                 done[r.submission_id] = r
     finally:
         e.shutdown()
-        os.close(fd)
+        close_file(fd)
     assert set(done) == set(expect)
     for sid, r in done.items():
         kind = expect[sid][0]

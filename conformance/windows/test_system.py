@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from conformance._support import UNDER_WINE
 from vllsi import errors
 from vllsi import windows as w
 from vllsi.windows import consts as C
@@ -34,6 +35,27 @@ def test_ids_and_processors() -> None:
     assert w.get_active_processor_count() == os.cpu_count()
     with pytest.raises(ValueError):
         w.get_active_processor_count(-1)
+
+
+@pytest.mark.covers("windows.get_process_handle_count")
+def test_process_handle_count_is_a_count() -> None:
+    n = w.get_process_handle_count()
+    assert isinstance(n, int) and n >= 0
+    if not UNDER_WINE:
+        assert n > 0  # at least the console and the process's own handles
+
+
+@pytest.mark.xfail(UNDER_WINE, strict=True,
+                   reason="Wine 8 divergence from Windows: GetProcessHandleCount reports 0")
+@pytest.mark.covers("windows.get_process_handle_count")
+def test_process_handle_count_follows_handles() -> None:
+    before = w.get_process_handle_count()
+    assert before > 0
+    r, wr = w.create_pipe()
+    assert w.get_process_handle_count() == before + 2
+    w.close_handle(r)
+    w.close_handle(wr)
+    assert w.get_process_handle_count() == before
 
 
 @pytest.mark.covers("windows.get_system_info", "windows.SystemInfo")

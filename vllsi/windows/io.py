@@ -15,7 +15,10 @@ value, since values are reused after a close). Then:
 - Accept: AcceptEx with a fresh overlapped, non-inheritable socket of the
   listener's family; at completion SO_UPDATE_ACCEPT_CONTEXT and
   GetAcceptExSockaddrs give the new socket its state and ``.address`` its peer,
-  and FIONBIO makes it non-blocking (overlapped I/O on it still pends);
+  and FIONBIO makes it non-blocking (overlapped I/O on it still pends).
+  ``multishot=True`` re-arms AcceptEx after each connection (each result has
+  ``.more``); a Cancel stops it (-ECANCELED, or, when an AcceptEx had already
+  finished, that socket is delivered first);
 - Connect: ConnectEx (binding the socket to the wildcard address first if it is
   not bound, as ConnectEx requires), then SO_UPDATE_CONNECT_CONTEXT;
 - Timeout: a deadline in the driver; GetQueuedCompletionStatusEx waits until the
@@ -77,7 +80,8 @@ _graveyard: list[Any] = []  # OVERLAPPEDs never returned by the kernel: never fr
 
 
 class _Op:
-    __slots__ = ("accept_sock", "buf", "extra", "handle", "kind", "listen_sock", "ov")
+    __slots__ = ("accept_sock", "buf", "extra", "handle", "kind", "listen_sock", "multishot",
+                 "op", "ov", "stop")
 
     def __init__(self, kind: type, handle: int) -> None:
         self.kind = kind
@@ -87,6 +91,9 @@ class _Op:
         self.extra: Any = None
         self.accept_sock = 0
         self.listen_sock = 0
+        self.op: Any = None  # a multishot Accept: the op to re-arm
+        self.multishot = False
+        self.stop = False  # a multishot Accept cancelled while its packet was queued
 
 
 def _is_socket(h: int) -> bool:
@@ -112,6 +119,58 @@ def _neg_errno(winerror: int) -> int:
     return -winerror_to_errno(winerror)
 
 
+_EXT: dict[str, Any] = {}
+
+
+def _ext(s: int, name: str) -> Any:
+    fn = _EXT.get(name)
+    if fn is None:
+        guid, ctype = {"accept": (C.WSAID_ACCEPTEX, "LPFN_ACCEPTEX"),
+                       "connect": (C.WSAID_CONNECTEX, "LPFN_CONNECTEX"),
+                       "sockaddrs": (C.WSAID_GETACCEPTEXSOCKADDRS,
+                                     "LPFN_GETACCEPTEXSOCKADDRS")}[name]
+        fn = ffi.cast(ctype, ws2_32.wsa_get_extension_function(s, guid))
+        _EXT[name] = fn
+    return fn
+
+
+def _bind_for_connect(s: int, raw: bytes) -> None:
+    try:
+        ws2_32.getsockname(s)
+    except OSError:  # ConnectEx needs a bound socket
+        fam = int.from_bytes(raw[:2], "little")
+        any_addr = ("0.0.0.0", 0) if fam == C.AF_INET else ("::", 0)
+        ws2_32.bind(s, ws2_32.make_sockaddr(fam, any_addr) if fam != C.AF_UNIX else raw[:2])
+
+
+def _connect_and_wait(s: int, raw: bytes) -> int:
+    """ConnectEx(s, raw) and wait for it: 0 or -errno, whatever the socket's FIONBIO mode.
+
+    For SyncEngine (vllsi/windows/impl/embedded.py), whose Connect must finish at
+    submit: connect() on a non-blocking socket would only say WSAEWOULDBLOCK.
+    The OVERLAPPED never posts to a port the socket may be bound to.
+    """
+    try:
+        _bind_for_connect(s, raw)
+        connect_ex = _ext(s, "connect")
+    except OSError as exc:
+        return -int(exc.errno or _errno.EIO)
+    except ValueError:
+        return -_errno.EBADF
+    ov = kernel32._private_overlapped()
+    sa = ffi.new("char[]", raw)
+    done = ffi.new("DWORD *")
+    ok = connect_ex(s, ffi.cast("struct sockaddr *", sa), len(raw), ffi.NULL, 0, ffi.NULL, ov)
+    if not ok:
+        code = int(ffi.getwinerror()[0])
+        if code != _ERROR_IO_PENDING:
+            return _neg_errno(code)
+        if not _k32.GetOverlappedResult(ffi.cast("HANDLE", s), ov, done, True):
+            return _neg_errno(int(ffi.getwinerror()[0]))
+    _ws2.setsockopt(s, C.SOL_SOCKET, C.SO_UPDATE_CONNECT_CONTEXT, ffi.NULL, 0)
+    return 0
+
+
 class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
     """The IOEngine contract over an I/O completion port (see the module docstring).
 
@@ -130,6 +189,7 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
         self._timers: list[tuple[int, int]] = []
         self._timer_ids: set[int] = set()
         self._ext: dict[str, Any] = {}
+        self._stopping = False
 
     # -- preparation (validation and pinning; nothing reaches the OS) -----------------
     def _prepare(self, op: Any) -> Any:
@@ -172,6 +232,8 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
         elif t in (_ie.Send, _ie.Recv):
             self._start_wsa(sid, op, prepared)
         elif t is _ie.Accept:
+            if op.multishot:
+                self._multishot += 1
             self._start_accept(sid, op)
         else:
             self._start_connect(sid, op, prepared)
@@ -279,17 +341,17 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
         self._launched(sid, o, r == 0)
 
     def _extension(self, s: int, name: str) -> Any:
-        fn = self._ext.get(name)
-        if fn is None:
-            guid, ctype = {"accept": (C.WSAID_ACCEPTEX, "LPFN_ACCEPTEX"),
-                           "connect": (C.WSAID_CONNECTEX, "LPFN_CONNECTEX"),
-                           "sockaddrs": (C.WSAID_GETACCEPTEXSOCKADDRS,
-                                         "LPFN_GETACCEPTEXSOCKADDRS")}[name]
-            fn = ffi.cast(ctype, ws2_32.wsa_get_extension_function(s, guid))
-            self._ext[name] = fn
+        fn = _ext(s, name)
+        self._ext[name] = fn
         return fn
 
+    def _accept_failed(self, sid: int, op: Any, res: int) -> None:
+        if op.multishot:
+            self._multishot -= 1
+        self._complete(sid, res)
+
     def _start_accept(self, sid: int, op: Any) -> None:
+        """AcceptEx; a multishot Accept comes back here after each connection."""
         ls = op.fd
         try:
             fam = int.from_bytes(ws2_32.getsockname(ls)[:2], "little")
@@ -297,14 +359,18 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
             self._extension(ls, "sockaddrs")
             new = ws2_32.wsa_socket(fam, C.SOCK_STREAM, 0)
         except OSError as exc:
-            self._complete(sid, -int(exc.errno or _errno.EIO))
+            self._accept_failed(sid, op, -int(exc.errno or _errno.EIO))
+            return
+        except ValueError:  # 0 or -1: never a valid socket
+            self._accept_failed(sid, op, -_errno.EBADF)
             return
         err = self._bind(ls)
         if err:
             ws2_32.closesocket(new)
-            self._complete(sid, err)
+            self._accept_failed(sid, op, err)
             return
         o = self._new_op(sid, _ie.Accept, ls)
+        o.op, o.multishot = op, op.multishot
         o.listen_sock, o.accept_sock = ls, new
         o.buf = ffi.new("char[]", 2 * _ADDRLEN)
         got = ffi.new("DWORD *")
@@ -315,13 +381,7 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
     def _start_connect(self, sid: int, op: Any, raw: bytes) -> None:
         s = op.fd
         try:
-            try:
-                ws2_32.getsockname(s)
-            except OSError:  # ConnectEx needs a bound socket
-                fam = int.from_bytes(raw[:2], "little")
-                any_addr = ("0.0.0.0", 0) if fam == C.AF_INET else ("::", 0)
-                ws2_32.bind(s, ws2_32.make_sockaddr(fam, any_addr) if fam != C.AF_UNIX
-                            else raw[:2])
+            _bind_for_connect(s, raw)
             connect_ex = self._extension(s, "connect")
         except OSError as exc:
             self._complete(sid, -int(exc.errno or _errno.EIO))
@@ -354,6 +414,17 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
                 address, res = self._accepted(o)
             elif o.accept_sock:
                 _ws2.closesocket(o.accept_sock)
+            if o.multishot:
+                o.buf = o.extra = o.ov = None
+                if res >= 0:
+                    self._complete(sid, res, address, _ie.CQE_F_MORE)
+                    if not (o.stop or self._stopping):
+                        self._start_accept(sid, o.op)  # stays in flight: accept the next
+                        return
+                    res = -_errno.ECANCELED
+                self._multishot -= 1
+                self._complete(sid, res)
+                return
         elif o.kind is _ie.Connect and res >= 0:
             _ws2.setsockopt(o.handle, C.SOL_SOCKET, C.SO_UPDATE_CONNECT_CONTEXT, ffi.NULL, 0)
             res = 0
@@ -450,9 +521,10 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
         _sid, o = self._inflight[addr]
         if _k32.CancelIoEx(ffi.cast("HANDLE", o.handle), o.ov):
             return 0
-        if int(ffi.getwinerror()[0]) == _ERROR_NOT_FOUND:
-            return -_errno.EALREADY  # finished; its packet is queued
-        return -_errno.EALREADY
+        if o.multishot:  # its AcceptEx finished: deliver that socket, then stop
+            o.stop = True
+            return 0
+        return -_errno.EALREADY  # finished (ERROR_NOT_FOUND); its packet is queued
 
     def _wake(self) -> None:
         kernel32.post_queued_completion_status(self._port, 0, _WAKE_KEY, 0)
@@ -461,6 +533,7 @@ class IocpDriver(_engine.PyEngine):  # type: ignore[misc, unused-ignore]
         return len(self._inflight) + len(self._timer_ids)
 
     def _shutdown_pending(self) -> None:
+        self._stopping = True
         self._timers.clear()
         self._timer_ids.clear()
         for _sid, o in list(self._inflight.values()):

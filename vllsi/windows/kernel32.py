@@ -15,6 +15,7 @@ crashes the process. Safe, bounds-checked memory is :mod:`vllsi.memory`.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Final, NamedTuple
 
 from vllsi import errors
@@ -59,6 +60,7 @@ __all__ = [
     "get_file_size_ex",
     "get_file_type",
     "get_overlapped_result",
+    "get_process_handle_count",
     "get_queued_completion_status_ex",
     "get_std_handle",
     "get_system_info",
@@ -161,14 +163,48 @@ def close_handle(handle: int) -> None:
     check_bool(kernel32.CloseHandle(_h(handle_arg(handle))), "CloseHandle")
 
 
+class _Event:
+    """A thread's private manual-reset event, closed when the thread's locals go."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self) -> None:
+        r = kernel32.CreateEventW(ffi.NULL, True, False, ffi.NULL)
+        if r == ffi.NULL:
+            raise_winerror("CreateEventW")
+        self.handle = _hval(r)
+
+    def __del__(self, _close: Any = kernel32.CloseHandle, _cast: Any = ffi.cast) -> None:
+        _close(_cast("HANDLE", self.handle))  # bound early: may run at interpreter exit
+
+
+_tls = threading.local()
+
+
+def _private_overlapped(offset: int = 0) -> Any:
+    """A fresh OVERLAPPED whose completion is never posted to a completion port.
+
+    Its hEvent is this thread's event with the low bit set, which tells the
+    kernel not to queue a packet even when the handle is bound to an IOCP (an
+    IocpDriver using the same handle would otherwise receive a packet naming
+    this OVERLAPPED after it was freed). GetOverlappedResult waits on the event
+    (the low tag bit does not change which object a handle names).
+    """
+    ev = getattr(_tls, "event", None)
+    if ev is None:
+        ev = _tls.event = _Event()
+    ov = ffi.new("OVERLAPPED *")
+    ov.Offset = offset & 0xFFFFFFFF
+    ov.OffsetHigh = offset >> 32
+    ov.hEvent = ffi.cast("HANDLE", ev.handle | 1)
+    return ov
+
+
 def _overlapped(offset: int | None) -> Any:
     if offset is None:
         return ffi.NULL
     int_arg(offset, "offset", 0, (1 << 63) - 1)
-    ov = ffi.new("OVERLAPPED *")
-    ov.Offset = offset & 0xFFFFFFFF
-    ov.OffsetHigh = offset >> 32
-    return ov
+    return _private_overlapped(offset)
 
 
 def _finish_io(name: str, h: int, ok: Any, ov: Any, done: Any) -> int:
@@ -191,7 +227,9 @@ def read_file(handle: int, buf: Any, offset: int | None = None) -> int:
     With ``offset`` the read is positional (OVERLAPPED.Offset/OffsetHigh). On a
     handle opened without FILE_FLAG_OVERLAPPED Windows still moves the file
     pointer to the end of the read (the OS forces it); on an overlapped handle a
-    pending read is waited for with GetOverlappedResult. Reading at or past EOF
+    pending read is waited for with GetOverlappedResult, and no packet is
+    queued to a completion port the handle may be bound to (the OVERLAPPED's
+    hEvent has its low bit set), so an IocpDriver can share the handle. Reading at or past EOF
     returns 0 (ERROR_HANDLE_EOF). At most 2**32-1 bytes per call (short counts
     are returned, never hidden).
     Raises: BadDescriptor/EBADF, PermissionDenied/EACCES (not opened for reading),
@@ -387,8 +425,7 @@ def lock_file_ex(handle: int, offset: int, length: int, flags: int) -> None:
     int_arg(offset, "offset", 0, _U64)
     int_arg(length, "length", 1, _U64)
     int_arg(flags, "flags", 0, 3)
-    ov = ffi.new("OVERLAPPED *")
-    ov.Offset, ov.OffsetHigh = offset & 0xFFFFFFFF, offset >> 32
+    ov = _private_overlapped(offset)
     ok = kernel32.LockFileEx(_h(h), flags, 0, length & 0xFFFFFFFF, length >> 32, ov)
     if ok:
         return
@@ -411,8 +448,7 @@ def unlock_file_ex(handle: int, offset: int, length: int) -> None:
     h = handle_arg(handle)
     int_arg(offset, "offset", 0, _U64)
     int_arg(length, "length", 1, _U64)
-    ov = ffi.new("OVERLAPPED *")
-    ov.Offset, ov.OffsetHigh = offset & 0xFFFFFFFF, offset >> 32
+    ov = _private_overlapped(offset)
     check_bool(kernel32.UnlockFileEx(_h(h), 0, length & 0xFFFFFFFF, length >> 32, ov),
                "UnlockFileEx")
 
@@ -427,6 +463,18 @@ def get_current_process_id() -> int:
 def get_current_thread_id() -> int:
     """GetCurrentThreadId(). Availability: Windows."""
     return int(kernel32.GetCurrentThreadId())
+
+
+def get_process_handle_count() -> int:
+    """GetProcessHandleCount(GetCurrentProcess(), &n): handles open in this process.
+
+    Returns: the count (kernel objects only; Winsock SOCKETs are handles too).
+    Raises: VllsiError with ``.winerror`` on failure. Availability: Windows.
+    """
+    n = ffi.new("DWORD *")
+    check_bool(kernel32.GetProcessHandleCount(kernel32.GetCurrentProcess(), n),
+               "GetProcessHandleCount")
+    return int(n[0])
 
 
 def get_current_thread() -> int:

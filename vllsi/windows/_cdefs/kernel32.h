@@ -34,6 +34,7 @@ DWORD GetCurrentProcessId(void);
 DWORD GetCurrentThreadId(void);
 HANDLE GetCurrentThread(void);
 HANDLE GetCurrentProcess(void);
+BOOL GetProcessHandleCount(HANDLE hProcess, DWORD *pdwHandleCount);
 HANDLE CreateThread(SECURITY_ATTRIBUTES *lpThreadAttributes, SIZE_T dwStackSize,
                     DWORD (*lpStartAddress)(LPVOID), LPVOID lpParameter,
                     DWORD dwCreationFlags, DWORD *lpThreadId);

@@ -4,7 +4,9 @@ Interface (mirrored per OS): ``prepare(op) -> prepared`` (validate and pin;
 TypeError/ValueError) and ``perform(op, prepared) -> (result, address)`` (one
 blocking execution; -errno as data). Read/Write use ReadFile/WriteFile (with the
 OVERLAPPED offset, or the file pointer for offset -1); Send/Recv/Accept/Connect
-use Winsock's blocking calls (a non-blocking socket reports -EWOULDBLOCK).
+use Winsock's blocking calls (a non-blocking socket reports -EWOULDBLOCK), except
+Connect, which is a ConnectEx waited for (finished at submit, as on Linux, whatever
+the socket's FIONBIO mode).
 """
 
 from __future__ import annotations
@@ -56,11 +58,17 @@ def perform(op: Any, p: Any) -> tuple[int, Any]:
             return ws2_32.send(op.fd, p, op.flags), None
         if t is _ie.Accept:
             s, raw = ws2_32.accept(op.fd)
-            ws2_32.ioctlsocket(s, C.FIONBIO, 1)  # accepted sockets are non-blocking
+            try:  # accepted sockets are non-blocking and not inheritable
+                ws2_32.ioctlsocket(s, C.FIONBIO, 1)
+                kernel32.set_handle_information(s, C.HANDLE_FLAG_INHERIT, 0)
+            except BaseException:
+                ws2_32.closesocket(s)
+                raise
             return s, ws2_32.parse_sockaddr(raw)
         if t is _ie.Connect:
-            ws2_32.connect(op.fd, p)
-            return 0, None
+            from vllsi.windows.io import _connect_and_wait
+
+            return _connect_and_wait(op.fd, p), None
         if t is _ie.Close:
             if _is_socket(op.fd):
                 ws2_32.closesocket(op.fd)

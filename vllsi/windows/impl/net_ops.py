@@ -155,6 +155,10 @@ def accept4(fd: Any, nonblocking: bool, cloexec: bool) -> tuple[int, Any]:
     new, raw = _w.accept(s)
     try:
         _w.ioctlsocket(new, C.FIONBIO, 1 if nonblocking else 0)
+        if cloexec:  # an accepted socket may inherit its listener's inheritability
+            from vllsi.windows import kernel32
+
+            kernel32.set_handle_information(new, C.HANDLE_FLAG_INHERIT, 0)
     except BaseException:
         _w.closesocket(new)
         raise
