@@ -1,0 +1,358 @@
+"""Pure logic of the benchmark harness: measurements -> rows, table, results JSON, chart.
+
+No pytest, no vllsi imports here (``benchmarks/conftest.py`` and
+``benchmarks/run.py`` use it; ``benchmarks/test_harness.py`` tests it).
+
+Vocabulary
+----------
+record
+    One measured run of one benchmark test in one interleaving round: the
+    pytest-benchmark median of that run divided by ``ops`` (operations per call of
+    the benchmarked function), in ns per operation, with the test's ``group``,
+    ``role`` ("vllsi" / "baseline"), ``target``, ``label`` and ``noisy`` flag.
+member
+    All records of one test (one per round).
+row
+    One (vllsi member, baseline member) pair of a group: medians of each side
+    over the rounds, and the ratio vllsi/baseline computed *per round* from the
+    two runs that ran back to back, then the median of those paired ratios (its
+    min..max is the spread). ``met`` is ``ratio <= target`` (``None`` when the
+    baseline has no target or a side is missing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+SCHEMA = "vllsi-bench/1"
+ROLES = ("vllsi", "baseline")
+
+# Keys every results JSON must have at top level, and every row.
+RESULT_KEYS = ("schema", "created", "mode", "machine", "python", "packages", "vllsi",
+               "areas", "records", "rows")
+ROW_KEYS = ("area", "group", "name", "vllsi", "baseline", "vllsi_ns", "baseline_ns",
+            "vllsi_spread", "baseline_spread", "ratio", "ratio_lo", "ratio_hi", "rounds",
+            "target", "met", "noisy")
+
+
+def make_record(*, area: str, nodeid: str, name: str, group: str | None,
+                extra: Mapping[str, Any], rnd: int, median_s: float, min_s: float,
+                iqr_s: float, rounds: int, iterations: int) -> dict[str, Any]:
+    """One measurement, from a pytest-benchmark run (seconds per call) to ns per op."""
+    ops = extra.get("ops", 1)
+    if not isinstance(ops, (int, float)) or isinstance(ops, bool) or ops <= 0:
+        raise ValueError(f"{nodeid}: extra_info ops must be a positive number, not {ops!r}")
+    role = extra.get("role")
+    if role is not None and role not in ROLES:
+        raise ValueError(f"{nodeid}: extra_info role must be one of {ROLES}, not {role!r}")
+    target = extra.get("target")
+    if target is not None and (not isinstance(target, (int, float)) or isinstance(target, bool)
+                               or not target > 0):
+        raise ValueError(f"{nodeid}: extra_info target must be a positive number, not {target!r}")
+    if role == "vllsi" and target is not None:
+        raise ValueError(f"{nodeid}: target belongs on the baseline side, not role='vllsi'")
+    scale = 1e9 / ops
+    return {
+        "area": area, "nodeid": nodeid, "group": group, "role": role,
+        "label": str(extra.get("label") or _label_from(name)),
+        "target": None if target is None else float(target),
+        "ops": ops, "noisy": bool(extra.get("noisy", False)), "round": rnd,
+        "ns": median_s * scale, "min_ns": min_s * scale, "iqr_ns": iqr_s * scale,
+        "bench_rounds": rounds, "iterations": iterations,
+    }
+
+
+def _label_from(name: str) -> str:
+    return name[5:] if name.startswith("test_") else name
+
+
+def members(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Records by test (nodeid), in first-seen order, each with ``samples`` {round: ns}."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        m = out.get(r["nodeid"])
+        if m is None:
+            m = out[r["nodeid"]] = {k: r[k] for k in ("area", "nodeid", "group", "role", "label",
+                                                      "target", "noisy")}
+            m["samples"] = {}
+        m["samples"][int(r["round"])] = float(r["ns"])
+    return out
+
+
+def spread(values: Sequence[float]) -> float:
+    """Relative half-range: max(|max - median|, |median - min|) / median (0 for one value)."""
+    if len(values) < 2:
+        return 0.0
+    med = statistics.median(values)
+    if med == 0:
+        return 0.0
+    return max(max(values) - med, med - min(values)) / med
+
+
+def _side(m: Mapping[str, Any] | None) -> tuple[float | None, float | None]:
+    if m is None or not m["samples"]:
+        return None, None
+    vals = list(m["samples"].values())
+    return statistics.median(vals), spread(vals)
+
+
+def make_row(vl: Mapping[str, Any] | None, bl: Mapping[str, Any] | None, name: str,
+             group: str, area: str) -> dict[str, Any]:
+    """The row comparing one vllsi member with one baseline member (either may be absent)."""
+    vns, vsp = _side(vl)
+    bns, bsp = _side(bl)
+    ratios: list[float] = []
+    if vl is not None and bl is not None:
+        for rnd, v in vl["samples"].items():
+            b = bl["samples"].get(rnd)
+            if b:
+                ratios.append(v / b)
+        if not ratios and vns is not None and bns:
+            ratios.append(vns / bns)  # no common round: medians (should not happen)
+    target = bl["target"] if bl is not None else None
+    ratio = statistics.median(ratios) if ratios else None
+    met = None if ratio is None or target is None else bool(ratio <= target)
+    return {
+        "area": area, "group": group, "name": name,
+        "vllsi": vl["label"] if vl is not None else None,
+        "baseline": bl["label"] if bl is not None else None,
+        "vllsi_ns": vns, "baseline_ns": bns, "vllsi_spread": vsp, "baseline_spread": bsp,
+        "ratio": ratio, "ratio_lo": min(ratios) if ratios else None,
+        "ratio_hi": max(ratios) if ratios else None, "rounds": len(ratios),
+        "target": target, "met": met,
+        "noisy": bool((vl is not None and vl["noisy"]) or (bl is not None and bl["noisy"])),
+    }
+
+
+def rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every (vllsi, baseline) pair of every group, groups in first-seen order.
+
+    A group with baselines but no measured vllsi member (not written yet, or
+    skipped) still yields its rows with the vllsi side empty, and a vllsi member
+    with no baseline a row with the baseline side empty, so missing work shows.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for m in members(records).values():
+        if m["group"] is None or m["role"] is None:
+            continue
+        groups.setdefault(m["group"], []).append(m)
+    out: list[dict[str, Any]] = []
+    for group, ms in groups.items():
+        vls = [m for m in ms if m["role"] == "vllsi"]
+        bls = [m for m in ms if m["role"] == "baseline"]
+        area = ms[0]["area"]
+        for vl in vls or [None]:
+            for bl in bls or [None]:
+                parts = [group]
+                label = []
+                if len(vls) > 1 and vl is not None:
+                    label.append(vl["label"])
+                if bl is not None:
+                    label.append(bl["label"])
+                if label:
+                    parts.append(" / ".join(label) if len(label) == 1
+                                 else f"{label[0]} vs {label[1]}")
+                out.append(make_row(vl, bl, ": ".join(parts), group, area))
+    return out
+
+
+def declared_rows(declared: Iterable[Mapping[str, Any]], measured: list[dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """Add empty rows for benchmarks that were collected but not measured (skipped).
+
+    ``declared`` items carry area, group, role, label, target when the test set
+    them before skipping; without a group nothing can be said and they are left out.
+    """
+    have = {(r["group"], r["vllsi"], r["baseline"]) for r in measured}
+    have_groups = {r["group"] for r in measured}
+    extra: list[dict[str, Any]] = []
+    for d in declared:
+        g = d.get("group")
+        if not g or g in have_groups:
+            continue
+        key = (g, d["label"] if d.get("role") == "vllsi" else None,
+               d["label"] if d.get("role") == "baseline" else None)
+        if key in have:
+            continue
+        have.add(key)
+        m = {"label": d["label"], "target": d.get("target"), "noisy": False, "samples": {}}
+        row = make_row(m if d.get("role") == "vllsi" else None,
+                       m if d.get("role") == "baseline" else None,
+                       f"{g}: {d['label']}", g, d["area"])
+        row["skipped"] = d.get("reason", "")
+        extra.append(row)
+    return measured + extra
+
+
+# ---------------------------------------------------------------- formatting
+
+def fmt_time(ns: float | None) -> str:
+    if ns is None:
+        return "-"
+    for unit, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= div:
+            return f"{ns / div:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def fmt_target(t: float | None) -> str:
+    if t is None:
+        return "-"
+    if t < 1:
+        return f"<={t:.3g}x (>={1 / t:.3g}x faster)"
+    return f"<={t:.3g}x"
+
+
+def fmt_ratio(r: Mapping[str, Any]) -> str:
+    if r["ratio"] is None:
+        return "-"
+    s = f"{r['ratio']:.3f}x"
+    if r["rounds"] > 1:
+        s += f" ({r['ratio_lo']:.3f}-{r['ratio_hi']:.3f})"
+    return s
+
+
+def fmt_met(m: bool | None, r: Mapping[str, Any]) -> str:
+    if m is None:
+        return "-" if r["ratio"] is not None else "n/a"
+    return "yes" if m else "NO"
+
+
+def table(rs: Sequence[Mapping[str, Any]]) -> str:
+    """``name | vllsi | baseline | ratio | target | met`` as an aligned text table."""
+    head = ("name", "vllsi", "baseline", "ratio (lo-hi)", "target", "met")
+    lines = [head]
+    for r in rs:
+        vs = fmt_time(r["vllsi_ns"])
+        if r["vllsi_ns"] is not None and r["vllsi_spread"]:
+            vs += f" ±{r['vllsi_spread'] * 100:.0f}%"
+        bs = fmt_time(r["baseline_ns"])
+        if r["baseline_ns"] is not None and r["baseline_spread"]:
+            bs += f" ±{r['baseline_spread'] * 100:.0f}%"
+        name = r["name"] + (" (noisy)" if r.get("noisy") else "")
+        lines.append((name, vs, bs, fmt_ratio(r), fmt_target(r["target"]),
+                      fmt_met(r["met"], r)))
+    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+    out = []
+    for i, row in enumerate(lines):
+        out.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            out.append("-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def markdown(rs: Sequence[Mapping[str, Any]]) -> str:
+    """The same table as Markdown (benchmarks/results/latest.md)."""
+    out = ["| name | vllsi | baseline | ratio (lo-hi) | target | met |",
+           "|---|---|---|---|---|---|"]
+    for r in rs:
+        out.append(f"| {r['name']}{' (noisy)' if r.get('noisy') else ''} | "
+                   f"{fmt_time(r['vllsi_ns'])} | {fmt_time(r['baseline_ns'])} | {fmt_ratio(r)} | "
+                   f"{fmt_target(r['target'])} | {fmt_met(r['met'], r)} |")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- results JSON
+
+def validate(doc: Mapping[str, Any]) -> list[str]:
+    """Problems with a results document (empty list: valid)."""
+    probs = [f"missing key {k!r}" for k in RESULT_KEYS if k not in doc]
+    if doc.get("schema") != SCHEMA:
+        probs.append(f"schema is {doc.get('schema')!r}, expected {SCHEMA!r}")
+    for i, r in enumerate(doc.get("rows", [])):
+        probs += [f"row {i}: missing {k!r}" for k in ROW_KEYS if k not in r]
+        if (r.get("ratio") is not None and r.get("target") is not None
+                and r.get("met") is not (r["ratio"] <= r["target"])):
+            probs.append(f"row {i}: met disagrees with ratio/target")
+        if r.get("ratio") is not None and not math.isfinite(r["ratio"]):
+            probs.append(f"row {i}: ratio not finite")
+    return probs
+
+
+def load(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        doc: dict[str, Any] = json.load(f)
+    return doc
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any], tolerance: float = 0.10
+            ) -> tuple[str, list[str]]:
+    """Table of ratio changes between two results; second item: CPU-bound rows off by
+    more than ``tolerance`` (relative) between the runs."""
+    ra = {r["name"]: r for r in a["rows"] if r["ratio"] is not None}
+    rb = {r["name"]: r for r in b["rows"] if r["ratio"] is not None}
+    lines = [("name", "ratio A", "ratio B", "change", "kind")]
+    off: list[str] = []
+    for name in [n for n in ra if n in rb]:
+        x, y = ra[name]["ratio"], rb[name]["ratio"]
+        ch = (y - x) / x
+        noisy = ra[name].get("noisy") or rb[name].get("noisy")
+        kind = "noisy" if noisy else "cpu"
+        lines.append((name, f"{x:.3f}x", f"{y:.3f}x", f"{ch * 100:+.1f}%", kind))
+        if not noisy and abs(ch) > tolerance:
+            off.append(name)
+    widths = [max(len(r[i]) for r in lines) for i in range(5)]
+    text = "\n".join(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in lines)
+    return text, off
+
+
+# ---------------------------------------------------------------- chart
+
+def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
+    """Horizontal bars of ratio (log scale) per row with the target marked; needs matplotlib.
+
+    Returns False (and draws nothing) when matplotlib is missing or nothing was measured.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    data = [r for r in rs if r["ratio"] is not None]
+    if not data:
+        return False
+    data = data[::-1]  # first row on top
+    n = len(data)
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.32 * n))
+    ys = list(range(n))
+    colors = ["#2e7d32" if r["met"] else "#c62828" if r["met"] is False else "#9e9e9e"
+              for r in data]
+    vals = [r["ratio"] for r in data]
+    lo = [r["ratio"] - r["ratio_lo"] for r in data]
+    hi = [r["ratio_hi"] - r["ratio"] for r in data]
+    ax.barh(ys, [v - 1 for v in vals], left=1, color=colors, height=0.6, xerr=[lo, hi],
+            error_kw={"ecolor": "#333333", "capsize": 2, "lw": 0.8})
+    for y, r in zip(ys, data, strict=True):
+        if r["target"] is not None:
+            ax.plot([r["target"]] * 2, [y - 0.4, y + 0.4], color="black", lw=2)
+        ax.text(max(r["ratio_hi"], r["target"] or 0, 1) * 1.04, y, f"{r['ratio']:.2f}x",
+                va="center", fontsize=8)
+    ax.axvline(1.0, color="#555555", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    lows = [min(r["ratio_lo"], r["target"] or r["ratio_lo"]) for r in data]
+    highs = [max(r["ratio_hi"], r["target"] or r["ratio_hi"]) for r in data]
+    ax.set_xlim(min(min(lows), 0.9) / 1.3, max(max(highs), 1.1) * 1.6)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([r["name"] + (" *" if r.get("noisy") else "") for r in data],
+                       fontsize=8)
+    ax.set_xlabel("time ratio vllsi / baseline (log scale; < 1 means vllsi is faster)")
+    ax.set_title(title, fontsize=10)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color="#2e7d32", label="target met"),
+                       Patch(color="#c62828", label="target missed"),
+                       Patch(color="#9e9e9e", label="no target (reference)"),
+                       Line2D([0], [0], color="black", lw=2, label="target (max ratio)")],
+              loc="lower right", fontsize=7)
+    ax.grid(axis="x", which="both", alpha=0.25)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
