@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -167,25 +168,22 @@ def declared_rows(declared: Iterable[Mapping[str, Any]], measured: list[dict[str
     ``declared`` items carry area, group, role, label, target when the test set
     them before skipping; without a group nothing can be said and they are left out.
     """
-    have = {(r["group"], r["vllsi"], r["baseline"]) for r in measured}
-    have_groups = {r["group"] for r in measured}
+    have = {(r["group"], side, r[side]) for r in measured for side in ROLES if r[side]}
     extra: list[dict[str, Any]] = []
     for d in declared:
-        g = d.get("group")
-        if not g or g in have_groups:
+        g, role = d.get("group"), d.get("role")
+        if not g or role not in ROLES or (g, role, d["label"]) in have:
             continue
-        key = (g, d["label"] if d.get("role") == "vllsi" else None,
-               d["label"] if d.get("role") == "baseline" else None)
-        if key in have:
-            continue
-        have.add(key)
+        have.add((g, role, d["label"]))
         m = {"label": d["label"], "target": d.get("target"), "noisy": False, "samples": {}}
-        row = make_row(m if d.get("role") == "vllsi" else None,
-                       m if d.get("role") == "baseline" else None,
+        row = make_row(m if role == "vllsi" else None, m if role == "baseline" else None,
                        f"{g}: {d['label']}", g, d["area"])
         row["skipped"] = d.get("reason", "")
         extra.append(row)
-    return measured + extra
+    order: dict[str, int] = {}
+    for r in measured + extra:
+        order.setdefault(r["group"], len(order))
+    return sorted(measured + extra, key=lambda r: order[r["group"]])  # stable: keeps row order
 
 
 # ---------------------------------------------------------------- formatting
@@ -326,23 +324,29 @@ def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
     vals = [r["ratio"] for r in data]
     lo = [r["ratio"] - r["ratio_lo"] for r in data]
     hi = [r["ratio_hi"] - r["ratio"] for r in data]
-    ax.barh(ys, [v - 1 for v in vals], left=1, color=colors, height=0.6, xerr=[lo, hi],
-            error_kw={"ecolor": "#333333", "capsize": 2, "lw": 0.8})
+    ax.barh(ys, [v - 1 for v in vals], left=1, color=colors, height=0.6)
+    ax.errorbar(vals, ys, xerr=[lo, hi], fmt="none", ecolor="#333333", capsize=2, lw=0.8)
     for y, r in zip(ys, data, strict=True):
         if r["target"] is not None:
             ax.plot([r["target"]] * 2, [y - 0.4, y + 0.4], color="black", lw=2)
-        ax.text(max(r["ratio_hi"], r["target"] or 0, 1) * 1.04, y, f"{r['ratio']:.2f}x",
-                va="center", fontsize=8)
+        right = max(r["ratio_hi"], r["target"] or 0, 1)
+        ax.text(right * 1.04, y, f"{r['ratio']:.2f}x", va="center", fontsize=8)
     ax.axvline(1.0, color="#555555", lw=0.8, ls="--")
     ax.set_xscale("log")
     lows = [min(r["ratio_lo"], r["target"] or r["ratio_lo"]) for r in data]
     highs = [max(r["ratio_hi"], r["target"] or r["ratio_hi"]) for r in data]
-    ax.set_xlim(min(min(lows), 0.9) / 1.3, max(max(highs), 1.1) * 1.6)
+    xmin, xmax = min(min(lows), 0.9) / 1.3, max(max(highs), 1.1) * 1.6
+    ax.set_xlim(xmin, xmax)
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50,
+                         100) if xmin <= t <= xmax]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}x" for t in ticks])
+    ax.minorticks_off()
     ax.set_yticks(ys)
     ax.set_yticklabels([r["name"] + (" *" if r.get("noisy") else "") for r in data],
                        fontsize=8)
     ax.set_xlabel("time ratio vllsi / baseline (log scale; < 1 means vllsi is faster)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 110), fontsize=9)
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -351,7 +355,7 @@ def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
                        Patch(color="#9e9e9e", label="no target (reference)"),
                        Line2D([0], [0], color="black", lw=2, label="target (max ratio)")],
               loc="lower right", fontsize=7)
-    ax.grid(axis="x", which="both", alpha=0.25)
+    ax.grid(axis="x", alpha=0.25)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="interleaved rounds per group (default 5; round 0 is the first pass)")
     g.addoption("--vl-out", default=None, help="write this session's measurements (JSON)")
     g.addoption("--vl-area", default=None, help="area label (default: from bench_<area>.py)")
+    g.addoption("--vl-callgrind", default=None, metavar="SO",
+                help="(run.py --callgrind) count instructions: run each benchmarked callable "
+                     "CG_CALLS times with collection toggled on through this helper library")
 
 
 class _State:
@@ -290,6 +293,59 @@ def _env() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- fixtures
+
+CG_CALLS = 20
+
+
+@pytest.fixture
+def benchmark(benchmark: Any, request: pytest.FixtureRequest) -> Any:
+    """pytest-benchmark's fixture; under ``--vl-callgrind`` its measuring loop is replaced
+    by CG_CALLS calls with callgrind collection switched on around them."""
+    so = request.config.getoption("--vl-callgrind")
+    if so:
+        _callgrind_patch(benchmark, so)
+    return benchmark
+
+
+def _callgrind_patch(fx: Any, so: str) -> None:
+    import ctypes
+
+    toggle = ctypes.CDLL(so).vl_cg_toggle
+
+    def raw(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        fn(*args, **kwargs)  # warm caches and lazy imports outside the count
+        toggle()
+        for _ in range(CG_CALLS):
+            fn(*args, **kwargs)
+        toggle()
+        os.write(2, f"VLCG calls={CG_CALLS}\n".encode())
+        return fn(*args, **kwargs)
+
+    def raw_pedantic(target: Callable[..., Any], args: tuple[Any, ...] = (),
+                     kwargs: dict[str, Any] | None = None, setup: Any = None,
+                     teardown: Any = None, rounds: int = 1, warmup_rounds: int = 0,
+                     iterations: int = 1) -> Any:
+        kw = kwargs or {}
+        result = None
+        for i in range(CG_CALLS + 1):
+            a, k = args, kw
+            if setup is not None:
+                made = setup()
+                if made is not None:
+                    a, k = made
+            if i:
+                toggle()
+            result = target(*a, **k)
+            if i:
+                toggle()
+            if teardown is not None:
+                teardown(*a, **k)
+        os.write(2, f"VLCG calls={CG_CALLS}\n".encode())
+        return result
+
+    fx._raw = raw
+    fx._raw_pedantic = raw_pedantic
+
 
 @pytest.fixture(scope="session")
 def cbuild() -> Callable[..., Any]:
