@@ -20,7 +20,9 @@ body). Then, group by group, the members are re-run ``--vl-rounds - 1`` more
 times, alternating their order each round (A B | B A | A B ...: a linear drift
 of the machine cancels out). Each run is a full pytest-benchmark measurement
 (calibration, then rounds for ``--benchmark-max-time``); the harness keeps that
-run's median per operation. A row's ratio is computed per round from the two
+run's best round per operation (its median for ``noisy=True`` tests: the best
+fsync is not a typical one), as the anchors were measured (best of runs): on a
+shared 2-CPU machine a preempted round says nothing about the code. A row's ratio is computed per round from the two
 runs that ran back to back, and the median of those paired ratios is reported
 with its min..max; each side's time is the median over rounds with its relative
 half-range. Fixtures are set up afresh for every run.

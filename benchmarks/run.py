@@ -344,7 +344,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="smoke run: few short rounds (< 3 min)")
     ap.add_argument("--only", action="append", default=[], metavar="AREA",
                     help="run only these areas (bench_<AREA>.py); repeat or comma-separate")
-    ap.add_argument("--rounds", type=int, help="interleaved rounds per group (5 full, 3 quick)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds per group (7 full, 3 quick)")
     ap.add_argument("--max-time", type=float,
                     help="pytest-benchmark seconds per test run (0.25 full, 0.02 quick)")
     ap.add_argument("--no-venv", action="store_true",
@@ -362,7 +362,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     a = ap.parse_args(argv)
     a.only = [x for o in a.only for x in o.split(",") if x]
-    a.rounds = a.rounds or (3 if a.quick else 5)
+    a.rounds = a.rounds or (3 if a.quick else 7)
     a.max_time = a.max_time or (0.02 if a.quick else 0.25)
     a.timeout = a.timeout or (90.0 if a.quick else 900.0)
     return a
@@ -447,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     if probs:
         log("results document problems: " + "; ".join(probs))
     RESULTS.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y-%m-%dT%H%M", time.gmtime())
+    stamp = time.strftime("%Y-%m-%dT%H%M%S", time.gmtime())
     host = re.sub(r"[^A-Za-z0-9_.-]", "_", platform.node() or "host")
     suffix = "-quick" if a.quick else ""
     if a.only and not a.quick:
@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
              f"Python {doc['python'].get('python')}, {doc['vllsi'].get('backend')}")
     name = "quick" if a.quick else ("latest" if not a.only else "latest-" + "-".join(a.only))
     png = RESULTS / f"{name}.png"
-    drawn = draw_chart(py, jpath, png, title)
+    drawn = any(r["ratio"] is not None for r in rs) and draw_chart(py, jpath, png, title)
     (RESULTS / f"{name}.md").write_text(
         f"{title}\n\n{_harness.markdown(rs)}\n\n(`{jpath.name}`)\n", encoding="utf-8")
     print()
@@ -488,6 +488,13 @@ def main(argv: list[str] | None = None) -> int:
                                                " (no chart: matplotlib missing or no rows)"))
     log(f"total {time.monotonic() - t_start:.0f} s")
     if crashed:
+        for area in crashed:
+            logf = outdir / f"{area}.log"
+            lines = logf.read_text(errors="replace").splitlines() if logf.exists() else []
+            at = next((i for i, t in enumerate(lines) if "Fatal Python error" in t), None)
+            tail = lines[at:at + 12] if at is not None else lines[-15:]
+            print(f"--- {area}: {statuses[area]['state']}; from {logf.name}:")
+            print("\n".join("    " + t for t in tail))
         log(f"CRASHED areas: {', '.join(crashed)} (see benchmarks/results/areas/*.log)")
         return 1
     if a.strict and failed:
