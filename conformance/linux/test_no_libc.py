@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conformance._support import UNDER_QEMU, linux_only, skip
-from conformance._support.cc import build_shared
+from conformance._support import UNDER_QEMU, linux_only
+from conformance._support.cc import build_shared, python_argv
 
 pytestmark = linux_only
 
@@ -80,15 +79,15 @@ print(json.dumps({"tier": L.TIER, "counts": list(counts)}))
 
 
 def _run(tier: str, tmp_path: Path) -> dict[str, int]:
-    if UNDER_QEMU:
-        skip("environment", "LD_PRELOAD into an emulated interpreter needs a target-arch build")
     lib = build_shared(PRELOAD % {"n": len(FUNCS)}, str(tmp_path / "libcount.so"))
-    env = dict(os.environ, LD_PRELOAD=lib, VLLSI_TIER=tier)
+    env = dict(os.environ, VLLSI_TIER=tier)
+    if not UNDER_QEMU:
+        env["LD_PRELOAD"] = lib
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD % {"n": len(FUNCS)}, str(tmp_path / "f")],
-        env=env, cwd=root, capture_output=True, text=True, check=True,
-    ).stdout
+    argv = python_argv("-c", CHILD % {"n": len(FUNCS)}, str(tmp_path / "f"),
+                       env_for_guest={"LD_PRELOAD": lib})
+    out = subprocess.run(argv, env=env, cwd=root, capture_output=True, text=True,
+                         check=True).stdout
     doc = json.loads(out.strip().splitlines()[-1])
     assert doc["tier"] == tier
     return dict(zip(FUNCS, doc["counts"], strict=True))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conformance._support import ON_LINUX, UNDER_QEMU, skip
+from conformance._support import ON_LINUX, skip
+from conformance._support.cc import python_argv
 from vllsi import _platform, errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,10 +42,8 @@ def test_os_module_standin_raises_unsupported() -> None:
 def test_forced_tier(tier: str) -> None:
     if not ON_LINUX:
         skip("platform", "tiers exist on Linux only")
-    if UNDER_QEMU:
-        skip("environment", "no exec of the emulated interpreter without binfmt_misc")
     env = dict(os.environ, VLLSI_TIER=tier)
-    r = subprocess.run([sys.executable, "-c", "import vllsi; print(vllsi.describe())"],
+    r = subprocess.run(python_argv("-c", "import vllsi; print(vllsi.describe())"),
                        env=env, cwd=ROOT, capture_output=True, text=True)
     if tier == "asm" and r.returncode != 0:
         assert "not built" in r.stderr  # forcing asm without the shim is an ImportError
@@ -56,8 +54,8 @@ def test_forced_tier(tier: str) -> None:
 
 @pytest.mark.covers("platform.TIER")
 def test_bad_forced_tier_is_an_error() -> None:
-    if not ON_LINUX or UNDER_QEMU:
-        skip("platform" if not ON_LINUX else "environment", "Linux subprocess check")
-    r = subprocess.run([sys.executable, "-c", "import vllsi"], cwd=ROOT, capture_output=True,
+    if not ON_LINUX:
+        skip("platform", "tiers exist on Linux only")
+    r = subprocess.run(python_argv("-c", "import vllsi"), cwd=ROOT, capture_output=True,
                        text=True, env=dict(os.environ, VLLSI_TIER="fast"))
     assert r.returncode != 0 and "VLLSI_TIER" in r.stderr
