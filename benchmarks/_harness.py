@@ -141,13 +141,13 @@ def rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     skipped) still yields its rows with the vllsi side empty, and a vllsi member
     with no baseline a row with the baseline side empty, so missing work shows.
     """
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for m in members(records).values():
         if m["group"] is None or m["role"] is None:
             continue
-        groups.setdefault(m["group"], []).append(m)
+        groups.setdefault((m["area"], m["group"]), []).append(m)
     out: list[dict[str, Any]] = []
-    for group, ms in groups.items():
+    for (_, group), ms in groups.items():
         vls = [m for m in ms if m["role"] == "vllsi"]
         bls = [m for m in ms if m["role"] == "baseline"]
         area = ms[0]["area"]
@@ -331,6 +331,9 @@ def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
     hi = [r["ratio_hi"] - r["ratio"] for r in data]
     ax.barh(ys, [v - 1 for v in vals], left=1, color=colors, height=0.6)
     ax.errorbar(vals, ys, xerr=[lo, hi], fmt="none", ecolor="#333333", capsize=2, lw=0.8)
+    for y in range(1, n):  # a light line between groups
+        if data[y]["group"] != data[y - 1]["group"]:
+            ax.axhline(y - 0.5, color="#bbbbbb", lw=0.6)
     for y, r in zip(ys, data, strict=True):
         if r["target"] is not None:
             ax.plot([r["target"]] * 2, [y - 0.4, y + 0.4], color="black", lw=2)
