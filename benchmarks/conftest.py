@@ -35,8 +35,10 @@ test: the round whose median is the median over rounds.
 Collection errors (a bench file that fails to import) do not stop the session
 (``--continue-on-collection-errors`` in pytest.ini); they are listed in the
 summary and the results file. Fixtures for bench files: ``cbuild`` (compile C
-with gcc into a shared library, cached in ``benchmarks/.build``) and
-``bench_tmpdir`` (a directory on the disk under test, not tmpfs).
+with gcc into a shared library, cached in ``benchmarks/.build``),
+``bench_tmpdir`` (a directory on the disk under test, not tmpfs), ``bench_quick``
+(True under ``--quick``: scale work down) and ``echo_load`` (ping-pong clients in
+separate pinned processes, ``benchmarks/_loadgen.py``).
 """
 
 from __future__ import annotations
@@ -380,6 +382,21 @@ def cbuild() -> Callable[..., Any]:
         return ctypes.CDLL(str(so))
 
     return build
+
+
+@pytest.fixture(scope="session")
+def bench_quick() -> bool:
+    """True under ``run.py --quick`` (env ``VLLSI_BENCH_QUICK=1``): scale work down."""
+    return os.environ.get("VLLSI_BENCH_QUICK") == "1"
+
+
+@pytest.fixture(scope="session")
+def echo_load() -> Callable[..., dict[str, Any]]:
+    """``_loadgen.echo_load``: ping-pong echo clients in separate, pinned processes
+    (see benchmarks/_loadgen.py; call ``_loadgen.pin_server()`` in the server process)."""
+    import _loadgen
+
+    return _loadgen.echo_load
 
 
 @pytest.fixture

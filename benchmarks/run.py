@@ -398,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("PYTEST_ADDOPTS", None)
+    env["VLLSI_BENCH_QUICK"] = "1" if a.quick else "0"
     outdir = HERE / "results" / "areas"
     outdir.mkdir(parents=True, exist_ok=True)
     machine = machine_info()

@@ -137,3 +137,29 @@ def test_session_end_to_end(tmp_path: Path) -> None:
     assert ("bench_ok.py::test_flaky", "call") in errs
     assert [s["nodeid"] for s in doc["skipped"]] == ["bench_ok.py::test_peer"]
     assert "vllsi ratios" in r.stdout and "bench_broken.py" in r.stdout
+
+
+def test_echo_load_against_a_threaded_echo_server() -> None:
+    import socketserver
+    import threading
+
+    import _loadgen
+
+    class Echo(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            while data := self.request.recv(65536):
+                self.request.sendall(data)
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    with Server(("127.0.0.1", 0), Echo) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        r = _loadgen.echo_load(srv.server_address, size=100, clients=2, messages=200,
+                               rcvbuf=65536, timeout=60)
+        srv.shutdown()
+    assert r["messages"] == 400 and r["req_per_s"] > 0 and len(r["sndbuf"]) == 2
+    assert r["rcvbuf"][0] >= 65536  # the kernel doubles what was asked
+    with pytest.raises(ValueError, match="loopback"):
+        _loadgen.echo_load(("192.0.2.1", 9), messages=1)
