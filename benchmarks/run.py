@@ -268,7 +268,14 @@ def run_area(py: Path, area: str, args: argparse.Namespace, outdir: Path, timeou
 
 CG_C = r"""
 #include <valgrind/callgrind.h>
-void vl_cg_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+/* valgrind runs with --instr-atstart=no --collect-atstart=no: interpreter and
+   pytest start-up run uninstrumented (fast); only the measured calls are counted. */
+static int on;
+void vl_cg_toggle(void) {
+    if (!on) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_TOGGLE_COLLECT; }
+    else { CALLGRIND_TOGGLE_COLLECT; CALLGRIND_STOP_INSTRUMENTATION; }
+    on = !on;
+}
 """
 
 
@@ -296,7 +303,7 @@ def callgrind(py: Path, records: list[dict[str, Any]], only: list[str], env: dic
     for i, (nodeid, r) in enumerate(seen.items()):
         cg_out = outdir / f"cg-{i}.out"
         log(f"callgrind [{i + 1}/{len(seen)}] {nodeid} ...")
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
+        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--instr-atstart=no",
                f"--callgrind-out-file={cg_out}", str(py), "-m", "pytest", nodeid, "-q", "-s",
                "-p", "no:cacheprovider", "--vl-rounds=1", f"--vl-callgrind={so}"]
         try:
@@ -305,8 +312,9 @@ def callgrind(py: Path, records: list[dict[str, Any]], only: list[str], env: dic
         except subprocess.TimeoutExpired:
             res[nodeid] = {"error": "timeout"}
             continue
-        m = re.search(r"^(?:summary|totals):\s+(\d+)", cg_out.read_text() if cg_out.exists()
-                      else "", re.M)
+        text = cg_out.read_text() if cg_out.exists() else ""
+        m = re.search(r"^totals:\s+(\d+)", text, re.M) or re.search(r"^summary:\s+(\d+)",
+                                                                      text, re.M)
         calls = re.search(r"VLCG calls=(\d+)", p.stdout + p.stderr)
         if not m or not calls:
             res[nodeid] = {"error": f"no counts (rc {p.returncode})"}
@@ -461,8 +469,12 @@ def main(argv: list[str] | None = None) -> int:
     name = "quick" if a.quick else ("latest" if not a.only else "latest-" + "-".join(a.only))
     png = RESULTS / f"{name}.png"
     drawn = any(r["ratio"] is not None for r in rs) and draw_chart(py, jpath, png, title)
-    (RESULTS / f"{name}.md").write_text(
-        f"{title}\n\n{_harness.markdown(rs)}\n\n(`{jpath.name}`)\n", encoding="utf-8")
+    md = f"{title}\n\n{_harness.markdown(rs)}\n"
+    if cg:
+        md += "\ncallgrind, user-space instructions per operation (Python loop included):\n\n"
+        md += "\n".join(f"- `{k}`: {v.get('instructions_per_op', v.get('error'))}"
+                        for k, v in cg.items()) + "\n"
+    (RESULTS / f"{name}.md").write_text(md + f"\n(`{jpath.name}`)\n", encoding="utf-8")
     print()
     print(_harness.table(rs))
     if cg:
