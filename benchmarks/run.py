@@ -1,7 +1,7 @@
 """Run the vllsi benchmarks side by side with their baselines; ``python -m vllsi bench``.
 
     python -m vllsi bench [--quick] [--only AREA[,AREA]] [--rounds N] [--max-time S]
-                          [--no-venv] [--callgrind] [--strict]
+                          [--no-venv] [--[no-]callgrind] [--strict]
     python benchmarks/run.py --compare A.json B.json     # ratio changes between two runs
 
 Steps: (1) create or reuse ``benchmarks/.venv`` with the peers of
@@ -22,10 +22,12 @@ a benchmark process crashes (signal, pytest internal/usage error, timeout of a
 whole area); failed or skipped benchmarks and missed targets are reported, not
 fatal (``--strict`` makes failed benchmarks fatal too).
 
-``--callgrind``: afterwards, run every benchmark marked ``noisy=True`` (and
-those named by ``--callgrind-only SUBSTRING``) once more under
-``valgrind --tool=callgrind`` and record Python-side instructions per operation
-(collection is switched on only around the measured calls).
+``--callgrind`` (default for full runs when valgrind is installed; ``--no-callgrind``
+to skip): afterwards, run every benchmark marked ``noisy=True`` (and those named
+by ``--callgrind-only SUBSTRING``) once more under ``valgrind --tool=callgrind``
+and record user-space instructions per operation, Python side included
+(instrumentation is switched on only around the measured calls: about 10 s per
+test). Wall time of fsync and sockets is noisy; these counts are not.
 """
 
 from __future__ import annotations
@@ -359,8 +361,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                     help="use this interpreter instead of benchmarks/.venv (missing peers skip)")
     ap.add_argument("--venv", type=Path, default=VENV, help="bench venv location")
     ap.add_argument("--no-fio", action="store_true", help="do not install fio")
-    ap.add_argument("--callgrind", action="store_true",
-                    help="also count instructions of noisy rows under valgrind")
+    ap.add_argument("--callgrind", action=argparse.BooleanOptionalAction, default=None,
+                    help="count instructions of noisy=True rows under valgrind "
+                         "(default: on for full runs when valgrind is installed)")
     ap.add_argument("--callgrind-only", action="append", default=[], metavar="SUBSTRING",
                     help="also count these tests (nodeid substring) under callgrind")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a benchmark failed")
@@ -373,6 +376,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     a.rounds = a.rounds or (3 if a.quick else 7)
     a.max_time = a.max_time or (0.02 if a.quick else 0.25)
     a.timeout = a.timeout or (90.0 if a.quick else 900.0)
+    if a.callgrind is None:
+        a.callgrind = not a.quick and shutil.which("valgrind") is not None
     return a
 
 
