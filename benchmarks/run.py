@@ -18,9 +18,10 @@ kernel, Python, package versions, every measurement and row), the chart
 
 ``--quick`` (CI smoke test, under 3 minutes): 3 rounds of 0.02 s per test and a
 global time budget. The exit status is non-zero only when the harness itself or
-a benchmark process crashes (signal, pytest internal/usage error, timeout of a
-whole area); failed or skipped benchmarks and missed targets are reported, not
-fatal (``--strict`` makes failed benchmarks fatal too).
+a benchmark process crashes (signal, pytest internal/usage error, no results from an
+area that dies); failed or skipped benchmarks, areas killed on timeout and
+missed targets are reported, not fatal (``--strict`` makes failures and timeouts
+fatal too).
 
 ``--callgrind`` (default for full runs when valgrind is installed; ``--no-callgrind``
 to skip): afterwards, run every benchmark marked ``noisy=True`` (and those named
@@ -248,7 +249,9 @@ def run_area(py: Path, area: str, args: argparse.Namespace, outdir: Path, timeou
         except json.JSONDecodeError as exc:
             status["error"] = f"unreadable results: {exc}"
     if timed_out:
-        status["state"], status["crash"] = "timeout", True
+        # killed: reported loudly, fatal only with --strict (a hang is not a crash)
+        status["state"], status["crash"] = f"TIMEOUT (killed after {timeout:.0f} s)", False
+        status["timeout"] = True
     elif rc < 0:
         status["state"], status["crash"] = f"crashed (signal {-rc})", True
     elif rc in (2, 3, 4) or not data:
@@ -477,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     md = f"{title}\n\n{_harness.markdown(rs)}\n"
     if cg:
         md += "\ncallgrind, user-space instructions per operation (Python loop included):\n\n"
-        md += "\n".join(f"- `{k}`: {v.get('instructions_per_op', v.get('error'))}"
+        md += "\n".join(f"- `{k}`: " + (f"{v['instructions_per_op']:.0f}"
+                                         if "instructions_per_op" in v else str(v.get("error")))
                         for k, v in cg.items()) + "\n"
     (RESULTS / f"{name}.md").write_text(md + f"\n(`{jpath.name}`)\n", encoding="utf-8")
     print()
@@ -485,10 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     if cg:
         print("\ncallgrind instructions per operation (Python side included):")
         for nodeid, v in cg.items():
-            print(f"  {nodeid}: {v.get('instructions_per_op', v.get('error'))}")
+            n = v.get("instructions_per_op")
+            print(f"  {nodeid}: {f'{n:.0f}' if n is not None else v.get('error')}")
     print()
     crashed = [k for k, v in statuses.items() if v.get("crash")]
-    failed = [k for k, v in statuses.items() if v.get("errors")]
+    failed = [k for k, v in statuses.items() if v.get("errors") or v.get("timeout")]
     for area, st in statuses.items():
         for e in st.get("errors", []):
             last = (e["error"].strip().splitlines() or [""])[-1]
@@ -505,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {jpath.relative_to(ROOT)}" + (f", {png.relative_to(ROOT)}" if drawn else
                                                " (no chart: matplotlib missing or no rows)"))
     log(f"total {time.monotonic() - t_start:.0f} s")
+    for area in [k for k, v in statuses.items() if v.get("timeout")]:
+        log(f"WARNING: {area} timed out and was killed (see benchmarks/results/areas/{area}.log)")
     if crashed:
         for area in crashed:
             logf = outdir / f"{area}.log"
