@@ -38,7 +38,29 @@ RESULT_KEYS = ("schema", "created", "mode", "machine", "python", "packages", "vl
                "areas", "records", "rows")
 ROW_KEYS = ("area", "group", "name", "vllsi", "baseline", "vllsi_ns", "baseline_ns",
             "vllsi_spread", "baseline_spread", "ratio", "ratio_lo", "ratio_hi", "rounds",
-            "target", "met", "noisy")
+            "target", "met", "noisy", "goal")
+
+
+# Performance goals of ../shared/reference/anchors.md section 17.2. A baseline test
+# names the goal its row proves with extra_info goal="P5"; the run lists the goals
+# that have no row yet.
+GOALS = {
+    "P1": "getpid vs os.getpid <= 1.3x", "P2": "getpid >= 1.6x faster than ctypes syscall",
+    "P3": "getpid >= 1.3x faster than cffi ABI getpid", "P4": "vDSO monotonic_ns <= 1.5x time",
+    "P5": "pread_into 4 KiB <= 1.05x os.preadv", "P6": "engine batch 64 x 4 KiB vs os.pread loop",
+    "P7": "engine single op <= 1.3x os.pread", "P8": "O_DIRECT QD64 >= 6x IOPS of QD1",
+    "P9": "engine instructions per read <= 0.7x os.pread loop",
+    "P10": "echo vs asyncio Protocol >= 1.3x", "P11": "echo vs uvloop Protocol >= 0.85x",
+    "P12": "echo vs trio / select.epoll >= 1.1x", "P13": "epoll fallback >= 0.9x io_uring",
+    "P14": "64/100 KiB echo vs uvloop >= 0.9x", "P15": "OFD lock+unlock <= 1.0x fcntl",
+    "P16": "OFD lock+unlock <= 1.1x lockf", "P17": "lock object vs filelock/fasteners/portalocker",
+    "P18": "SQLite lock round trips <= 2.5/3 us", "P19": "full_fsync 0.95-1.05x fdatasync",
+    "P20": "atomic_write <= 1.0x atomicwrites", "P21": "atomic_write(durable=False) <= 1.1x",
+    "P22": "1000 files batched dir fsync >= 3x", "P23": "bitfield extract vs bitstruct & co",
+    "P24": "bitfield insert <= 1.0x cbitstruct", "P25": "field get/set <= 2.0x ctypes",
+    "P26": "batch extract >= 3x cbitstruct loop", "P27": "MMIO read32/write32 <= 1.5x memoryview",
+    "P28": "madvise <= 1.2x mmap.madvise", "P29": "TLS get <= 2.0x threading.local",
+}
 
 
 def make_record(*, area: str, nodeid: str, name: str, group: str | None,
@@ -57,13 +79,19 @@ def make_record(*, area: str, nodeid: str, name: str, group: str | None,
         raise ValueError(f"{nodeid}: extra_info target must be a positive number, not {target!r}")
     if role == "vllsi" and target is not None:
         raise ValueError(f"{nodeid}: target belongs on the baseline side, not role='vllsi'")
+    max_ns = extra.get("max_ns")
+    if max_ns is not None and (role != "vllsi" or not isinstance(max_ns, (int, float))
+                               or isinstance(max_ns, bool) or not max_ns > 0):
+        raise ValueError(f"{nodeid}: max_ns (an absolute target) is a positive number on the "
+                         "vllsi side")
     scale = 1e9 / ops
     noisy = bool(extra.get("noisy", False))
     return {
         "area": area, "nodeid": nodeid, "group": group, "role": role,
         "label": str(extra.get("label") or _label_from(name)),
         "target": None if target is None else float(target),
-        "ops": ops, "noisy": noisy, "round": rnd,
+        "ops": ops, "noisy": noisy, "round": rnd, "goal": extra.get("goal"),
+        "max_ns": None if max_ns is None else float(max_ns),
         # the run's figure: best of its rounds for CPU-bound rows (what the anchors
         # measured; robust to preemption on a shared box), median for noisy ones
         "ns": (median_s if noisy else min_s) * scale,
@@ -82,8 +110,9 @@ def members(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     for r in records:
         m = out.get(r["nodeid"])
         if m is None:
-            m = out[r["nodeid"]] = {k: r[k] for k in ("area", "nodeid", "group", "role", "label",
-                                                      "target", "noisy")}
+            m = out[r["nodeid"]] = {k: r.get(k) for k in ("area", "nodeid", "group", "role",
+                                                          "label", "target", "noisy", "goal",
+                                                          "max_ns")}
             m["samples"] = {}
         m["samples"][int(r["round"])] = float(r["ns"])
     return out
@@ -131,6 +160,7 @@ def make_row(vl: Mapping[str, Any] | None, bl: Mapping[str, Any] | None, name: s
         "ratio_hi": max(ratios) if ratios else None, "rounds": len(ratios),
         "target": target, "met": met,
         "noisy": bool((vl is not None and vl["noisy"]) or (bl is not None and bl["noisy"])),
+        "goal": bl.get("goal") if bl is not None else None,
     }
 
 
@@ -163,7 +193,19 @@ def rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     parts.append(" / ".join(label) if len(label) == 1
                                  else f"{label[0]} vs {label[1]}")
                 out.append(make_row(vl, bl, ": ".join(parts), group, area))
+        for vl in vls:
+            if vl.get("max_ns"):  # absolute target: a fixed "baseline" of max_ns
+                ref = {"label": f"absolute <= {fmt_time(vl['max_ns'])}", "target": 1.0,
+                       "noisy": False, "goal": vl.get("goal"),
+                       "samples": {k: vl["max_ns"] for k in vl["samples"]}}
+                out.append(make_row(vl, ref, f"{group}: {ref['label']}", group, area))
     return out
+
+
+def goals_missing(rs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Goals of GOALS that no measured row names yet."""
+    have = {r.get("goal") for r in rs if r.get("ratio") is not None}
+    return [g for g in GOALS if g not in have]
 
 
 def declared_rows(declared: Iterable[Mapping[str, Any]], measured: list[dict[str, Any]]
@@ -180,7 +222,8 @@ def declared_rows(declared: Iterable[Mapping[str, Any]], measured: list[dict[str
         if not g or role not in ROLES or (g, role, d["label"]) in have:
             continue
         have.add((g, role, d["label"]))
-        m = {"label": d["label"], "target": d.get("target"), "noisy": False, "samples": {}}
+        m = {"label": d["label"], "target": d.get("target"), "noisy": False, "samples": {},
+             "goal": d.get("goal")}
         row = make_row(m if role == "vllsi" else None, m if role == "baseline" else None,
                        f"{g}: {d['label']}", g, d["area"])
         row["skipped"] = d.get("reason", "")
@@ -236,7 +279,8 @@ def table(rs: Sequence[Mapping[str, Any]]) -> str:
         bs = fmt_time(r["baseline_ns"])
         if r["baseline_ns"] is not None and r["baseline_spread"]:
             bs += f" ±{r['baseline_spread'] * 100:.0f}%"
-        name = r["name"] + (" (noisy)" if r.get("noisy") else "")
+        name = r["name"] + (f" [{r['goal']}]" if r.get("goal") else "") + (
+            " (noisy)" if r.get("noisy") else "")
         lines.append((name, vs, bs, fmt_ratio(r), fmt_target(r["target"]),
                       fmt_met(r["met"], r)))
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
@@ -253,7 +297,8 @@ def markdown(rs: Sequence[Mapping[str, Any]]) -> str:
     out = ["| name | vllsi | baseline | ratio (lo-hi) | target | met |",
            "|---|---|---|---|---|---|"]
     for r in rs:
-        out.append(f"| {r['name']}{' (noisy)' if r.get('noisy') else ''} | "
+        goal = f" [{r['goal']}]" if r.get("goal") else ""
+        out.append(f"| {r['name']}{goal}{' (noisy)' if r.get('noisy') else ''} | "
                    f"{fmt_time(r['vllsi_ns'])} | {fmt_time(r['baseline_ns'])} | {fmt_ratio(r)} | "
                    f"{fmt_target(r['target'])} | {fmt_met(r['met'], r)} |")
     return "\n".join(out)
@@ -351,7 +396,8 @@ def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
     ax.set_xticklabels([f"{t:g}x" for t in ticks])
     ax.minorticks_off()
     ax.set_yticks(ys)
-    ax.set_yticklabels([r["name"] + (" *" if r.get("noisy") else "") for r in data],
+    ax.set_yticklabels([r["name"] + (f" [{r['goal']}]" if r.get("goal") else "")
+                        + (" *" if r.get("noisy") else "") for r in data],
                        fontsize=8)
     ax.set_xlabel("time ratio vllsi / baseline (log scale; < 1 means vllsi is faster)")
     ax.set_title(textwrap.fill(title, 110), fontsize=9)

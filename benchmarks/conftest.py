@@ -138,7 +138,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 st.declared.append({
                     "area": area, "group": fx.group, "role": fx.extra_info.get("role"),
                     "label": fx.extra_info.get("label") or _harness._label_from(item.name),
-                    "target": fx.extra_info.get("target"), "reason": reason})
+                    "target": fx.extra_info.get("target"), "goal": fx.extra_info.get("goal"),
+                    "reason": reason})
         return
     if rep.failed:
         _note_failure(item, rep)

@@ -65,6 +65,17 @@ def test_missing_sides_still_give_rows() -> None:
     assert [r["group"] for r in rs] == ["g", "h"] and rs[1]["skipped"]
 
 
+def test_absolute_target_and_goals() -> None:
+    rs = _harness.rows([rec("v", "g", "vllsi", 0, 2e-6, max_ns=2500, goal="P18"),
+                        rec("v", "g", "vllsi", 1, 3e-6, max_ns=2500, goal="P18")])
+    [absolute] = [r for r in rs if r["baseline"]]
+    assert absolute["ratio"] == pytest.approx(1.0) and absolute["met"] is True
+    assert absolute["ratio_hi"] == pytest.approx(1.2) and absolute["goal"] == "P18"
+    assert "P18" not in _harness.goals_missing(rs) and "P1" in _harness.goals_missing(rs)
+    with pytest.raises(ValueError, match="max_ns"):
+        rec("b", "g", "baseline", 0, 1.0, max_ns=5)
+
+
 def test_convention_errors() -> None:
     with pytest.raises(ValueError, match="role"):
         rec("v", "g", "peer", 0, 1.0)
