@@ -67,7 +67,7 @@ def make_record(*, area: str, nodeid: str, name: str, group: str | None,
                 extra: Mapping[str, Any], rnd: int, median_s: float, min_s: float,
                 iqr_s: float, rounds: int, iterations: int) -> dict[str, Any]:
     """One measurement, from a pytest-benchmark run (seconds per call) to ns per op."""
-    ops = extra.get("ops", 1)
+    ops = extra.get("ops", extra.get("ops_per_round", 1))  # ops_per_round: an alias
     if not isinstance(ops, (int, float)) or isinstance(ops, bool) or ops <= 0:
         raise ValueError(f"{nodeid}: extra_info ops must be a positive number, not {ops!r}")
     role = extra.get("role")

@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         md += "\n".join(f"- `{k}`: " + (f"{v['instructions_per_op']:.0f}"
                                          if "instructions_per_op" in v else str(v.get("error")))
                         for k, v in cg.items()) + "\n"
-    md += ("\nGoals of anchors.md 17.2 without a measured row yet: "
+    md += ("\nGoals of anchors.md 17.2 not yet tagged on a measured row: "
            f"{' '.join(_harness.goals_missing(rs)) or 'none'}\n")
     (RESULTS / f"{name}.md").write_text(md + f"\n(`{jpath.name}`)\n", encoding="utf-8")
     print()
@@ -506,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         for reason, n in reasons.items():
             print(f"  skip   {area}: {n} x {reason[:150]}")
     missing = _harness.goals_missing(rs)
-    print(f"  goals (anchors.md 17.2) without a measured row yet: {' '.join(missing) or 'none'}")
+    print("  goals (anchors.md 17.2) not yet tagged on a measured row (extra_info goal=...): "
+          f"{' '.join(missing) or 'none'}")
     met = [r for r in rs if r["met"] is True]
     missed = [r for r in rs if r["met"] is False]
     log(f"{len(rs)} rows: {len(met)} targets met, {len(missed)} missed, "
