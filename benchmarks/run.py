@@ -514,6 +514,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(1 for r in rs if r['ratio'] is None)} without a measurement")
     log(f"wrote {jpath.relative_to(ROOT)}" + (f", {png.relative_to(ROOT)}" if drawn else
                                                " (no chart: matplotlib missing or no rows)"))
+    load = [machine.get("loadavg_start"), machine.get("loadavg_end")]
+    busy = [x[0] for x in load if x]
+    if busy and max(busy) > (machine.get("cpus") or 1) * 0.75:
+        log(f"note: the machine was busy (1-min load {', '.join(f'{b:.1f}' for b in busy)} on "
+            f"{machine.get('cpus')} CPUs at start/end): ratios of the smallest operations "
+            "may shift between runs")
     log(f"total {time.monotonic() - t_start:.0f} s")
     for area in [k for k, v in statuses.items() if v.get("timeout")]:
         log(f"WARNING: {area} timed out and was killed (see benchmarks/results/areas/{area}.log)")
