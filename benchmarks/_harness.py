@@ -350,16 +350,32 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], tolerance: float = 0.10
 
 # ---------------------------------------------------------------- chart
 
+def fmt_ratio_short(r: float) -> str:
+    """0.51x, 1.9x; far below 1 as 1/50x (50 times faster)."""
+    return f"1/{1 / r:.0f}x" if r < 0.1 else f"{r:.2f}x"
+
+
+def _short(name: str, width: int = 66) -> str:
+    return name if len(name) <= width else name[: width // 2 - 1] + "..." + name[-(width // 2 - 2):]
+
+
+CLIP = (0.1, 10.0)  # the x range drawn; bars beyond it are clipped and say so
+
+
 def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
     """Horizontal bars of ratio (log scale) per row with the target marked; needs matplotlib.
 
-    Returns False (and draws nothing) when matplotlib is missing or nothing was measured.
+    The x axis spans 0.1x..10x at most (wider ratios are clipped, with an arrow and
+    their value); a light line separates groups; ``*`` marks noisy rows. Returns
+    False (and draws nothing) when matplotlib is missing or nothing was measured.
     """
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
     except ImportError:
         return False
     data = [r for r in rs if r["ratio"] is not None]
@@ -367,48 +383,55 @@ def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
         return False
     data = data[::-1]  # first row on top
     n = len(data)
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.32 * n))
+    fig, ax = plt.subplots(figsize=(12, 1.6 + 0.3 * n))
+    lows = [min(r["ratio_lo"], r["target"] or r["ratio_lo"]) for r in data]
+    highs = [max(r["ratio_hi"], r["target"] or r["ratio_hi"]) for r in data]
+    xmin = max(min(min(lows), 0.9) / 1.3, CLIP[0])
+    xmax = min(max(max(highs), 1.1) * 1.6, CLIP[1])
+
+    def clip(v: float) -> float:
+        return min(max(v, xmin), xmax)
+
     ys = list(range(n))
     colors = ["#2e7d32" if r["met"] else "#c62828" if r["met"] is False else "#9e9e9e"
               for r in data]
-    vals = [r["ratio"] for r in data]
-    lo = [r["ratio"] - r["ratio_lo"] for r in data]
-    hi = [r["ratio_hi"] - r["ratio"] for r in data]
+    vals = [clip(r["ratio"]) for r in data]
     ax.barh(ys, [v - 1 for v in vals], left=1, color=colors, height=0.6)
-    ax.errorbar(vals, ys, xerr=[lo, hi], fmt="none", ecolor="#333333", capsize=2, lw=0.8)
+    for y, r in zip(ys, data, strict=True):
+        lo, hi = clip(r["ratio_lo"]), clip(r["ratio_hi"])
+        if hi > lo:
+            ax.plot([lo, hi], [y, y], color="#333333", lw=0.8)
+            ax.plot([lo, lo], [y - 0.12, y + 0.12], color="#333333", lw=0.8)
+            ax.plot([hi, hi], [y - 0.12, y + 0.12], color="#333333", lw=0.8)
+        if r["target"] is not None and xmin <= r["target"] <= xmax:
+            ax.plot([r["target"]] * 2, [y - 0.4, y + 0.4], color="black", lw=2)
+        clipped = r["ratio"] != vals[y]
+        label = fmt_ratio_short(r["ratio"]) + (" (clipped)" if clipped else "")
+        right = max(hi, clip(r["target"] or 0), 1)
+        ax.text(min(right * 1.04, xmax), y, " " + label, va="center", fontsize=8)
     for y in range(1, n):  # a light line between groups
         if data[y]["group"] != data[y - 1]["group"]:
             ax.axhline(y - 0.5, color="#bbbbbb", lw=0.6)
-    for y, r in zip(ys, data, strict=True):
-        if r["target"] is not None:
-            ax.plot([r["target"]] * 2, [y - 0.4, y + 0.4], color="black", lw=2)
-        right = max(r["ratio_hi"], r["target"] or 0, 1)
-        ax.text(right * 1.04, y, f"{r['ratio']:.2f}x", va="center", fontsize=8)
     ax.axvline(1.0, color="#555555", lw=0.8, ls="--")
     ax.set_xscale("log")
-    lows = [min(r["ratio_lo"], r["target"] or r["ratio_lo"]) for r in data]
-    highs = [max(r["ratio_hi"], r["target"] or r["ratio_hi"]) for r in data]
-    xmin, xmax = min(min(lows), 0.9) / 1.3, max(max(highs), 1.1) * 1.6
-    ax.set_xlim(xmin, xmax)
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50,
-                         100) if xmin <= t <= xmax]
+    ax.set_xlim(xmin, xmax * 1.5)
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if xmin <= t <= xmax]
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{t:g}x" for t in ticks])
     ax.minorticks_off()
+    ax.set_ylim(-0.7, n - 0.3)
     ax.set_yticks(ys)
-    ax.set_yticklabels([r["name"] + (f" [{r['goal']}]" if r.get("goal") else "")
-                        + (" *" if r.get("noisy") else "") for r in data],
-                       fontsize=8)
-    ax.set_xlabel("time ratio vllsi / baseline (log scale; < 1 means vllsi is faster)")
-    ax.set_title(textwrap.fill(title, 110), fontsize=9)
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
+    ax.set_yticklabels([_short(r["name"]) + (f" [{r['goal']}]" if r.get("goal") else "")
+                        + (" *" if r.get("noisy") else "") for r in data], fontsize=8)
+    ax.set_xlabel("time ratio vllsi / baseline, median of interleaved rounds with min..max "
+                  "(log scale; < 1: vllsi faster; * noisy row)", fontsize=9)
+    fig.suptitle(textwrap.fill(title, 120), fontsize=9)
     ax.legend(handles=[Patch(color="#2e7d32", label="target met"),
                        Patch(color="#c62828", label="target missed"),
                        Patch(color="#9e9e9e", label="no target (reference)"),
                        Line2D([0], [0], color="black", lw=2, label="target (max ratio)")],
-              loc="lower right", fontsize=7)
+              loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8,
+              frameon=False)
     ax.grid(axis="x", alpha=0.25)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
