@@ -68,7 +68,7 @@ def cmd_info(_: argparse.Namespace) -> int:
     ops, why = probe.io_uring_opcodes()
     print(f"io_uring   {f'{len(ops)} opcodes supported (0..{max(ops)})' if ops else why}")
     try:
-        from vllsi.linux import vdso  # type: ignore[attr-defined]
+        from vllsi.linux import vdso
 
         syms = sorted(vdso.symbols())
         print(f"vdso       {', '.join(syms)}")
