@@ -113,7 +113,7 @@ def _base_python() -> str:
     return base if Path(base).exists() else sys.executable
 
 
-def ensure_fio(allow: bool) -> str | None:
+def ensure_fio(allow: bool, timeout: float = 240.0) -> str | None:
     path = shutil.which("fio")
     if path or not allow:
         return path
@@ -124,9 +124,10 @@ def ensure_fio(allow: bool) -> str | None:
     cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "fio"]
     log("installing fio from Debian ...")
     try:
-        if subprocess.run(cmd, env=env, capture_output=True, timeout=240).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=240)
-            subprocess.run(cmd, env=env, capture_output=True, timeout=240)
+        if subprocess.run(cmd, env=env, capture_output=True, timeout=timeout).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True,
+                           timeout=timeout)
+            subprocess.run(cmd, env=env, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         log("apt-get timed out; fio rows will skip")
     path = shutil.which("fio")
@@ -408,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         except (subprocess.CalledProcessError, OSError) as exc:
             log(f"could not create the bench venv ({exc}); using {sys.executable}")
             py = Path(sys.executable)
-    ensure_fio(not a.no_fio)
+    ensure_fio(not a.no_fio, timeout=40.0 if a.quick else 240.0)
     if not shutil.which("gcc"):
         log("gcc not found: C floor rows will skip")
     env = dict(os.environ)
