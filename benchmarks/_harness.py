@@ -176,14 +176,19 @@ def rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if m["group"] is None or m["role"] is None:
             continue
         groups.setdefault((m["area"], m["group"]), []).append(m)
+    areas_of: dict[str, set[str]] = {}
+    for area, group in groups:
+        areas_of.setdefault(group, set()).add(area)
     out: list[dict[str, Any]] = []
-    for (_, group), ms in groups.items():
+    for (area_key, group), ms in groups.items():
+        # the same group name in two areas: name the area so row names stay unique
+        shown = f"{area_key}/{group}" if len(areas_of[group]) > 1 else group
         vls = [m for m in ms if m["role"] == "vllsi"]
         bls = [m for m in ms if m["role"] == "baseline"]
         area = ms[0]["area"]
         for vl in vls or [None]:
             for bl in bls or [None]:
-                parts = [group]
+                parts = [shown]
                 label = []
                 if len(vls) > 1 and vl is not None:
                     label.append(vl["label"])
@@ -198,7 +203,7 @@ def rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 ref = {"label": f"absolute <= {fmt_time(vl['max_ns'])}", "target": 1.0,
                        "noisy": False, "goal": vl.get("goal"),
                        "samples": {k: vl["max_ns"] for k in vl["samples"]}}
-                out.append(make_row(vl, ref, f"{group}: {ref['label']}", group, area))
+                out.append(make_row(vl, ref, f"{shown}: {ref['label']}", group, area))
     return out
 
 

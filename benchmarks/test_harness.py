@@ -76,6 +76,15 @@ def test_absolute_target_and_goals() -> None:
         rec("b", "g", "baseline", 0, 1.0, max_ns=5)
 
 
+def test_same_group_in_two_areas_stays_apart() -> None:
+    a = rec("v", "g", "vllsi", 0, 1.0) | {"area": "x"}
+    b = rec("b", "g", "baseline", 0, 2.0) | {"area": "x"}
+    c = rec("v2", "g", "vllsi", 0, 3.0) | {"area": "y"}
+    d = rec("b2", "g", "baseline", 0, 3.0) | {"area": "y"}
+    rs = _harness.rows([a, b, c, d])
+    assert [(r["name"], r["ratio"]) for r in rs] == [("x/g: b", 0.5), ("y/g: b2", 1.0)]
+
+
 def test_convention_errors() -> None:
     with pytest.raises(ValueError, match="role"):
         rec("v", "g", "peer", 0, 1.0)
