@@ -438,7 +438,7 @@ def chart(rs: Sequence[Mapping[str, Any]], path: str, title: str) -> bool:
               loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8,
               frameon=False)
     ax.grid(axis="x", alpha=0.25)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
