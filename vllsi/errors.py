@@ -21,7 +21,11 @@ __all__ = [
     "AlreadyExists",
     "AlreadyInitialized",
     "BadDescriptor",
+    "BrokenPipe",
     "Busy",
+    "ConnectionAborted",
+    "ConnectionRefused",
+    "ConnectionReset",
     "ContextError",
     "InitError",
     "Interrupted",
@@ -116,6 +120,22 @@ class ResourceExhausted(VllsiError):
     """ENOMEM, ENOSPC, EMFILE, ENFILE, EDQUOT, ENOBUFS."""
 
 
+class ConnectionRefused(VllsiError, ConnectionRefusedError):
+    """ECONNREFUSED."""
+
+
+class ConnectionReset(VllsiError, ConnectionResetError):
+    """ECONNRESET."""
+
+
+class ConnectionAborted(VllsiError, ConnectionAbortedError):
+    """ECONNABORTED."""
+
+
+class BrokenPipe(VllsiError, BrokenPipeError):
+    """EPIPE, ESHUTDOWN."""
+
+
 class InvalidArgument(VllsiError):
     """EINVAL from the kernel.
 
@@ -191,6 +211,10 @@ for _cls, _names in (
     (InvalidArgument, ("EINVAL",)),
     (BadDescriptor, ("EBADF",)),
     (Unsupported, ("ENOSYS", "EOPNOTSUPP", "ENOTSUP")),
+    (ConnectionRefused, ("ECONNREFUSED",)),
+    (ConnectionReset, ("ECONNRESET",)),
+    (ConnectionAborted, ("ECONNABORTED",)),
+    (BrokenPipe, ("EPIPE", "ESHUTDOWN")),
 ):
     for _name in _names:
         _c = _code(_name)

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance._support import UNDER_QEMU, linux_only, skip
+from conformance._support import ON_WINDOWS, UNDER_QEMU, linux_only, skip
 from conformance._support.proc import child_env, python_argv, spawn
 from vllsi import durability, errors
+
+posix_fds = pytest.mark.skipif(
+    ON_WINDOWS, reason="platform: uses C runtime descriptors (os.open) or POSIX-only os oracles; on Windows vllsi takes HANDLEs (conformance/windows/test_backend_files.py)")
 
 
 def _umask() -> int:
@@ -28,6 +31,7 @@ def _umask() -> int:
     return m
 
 
+@posix_fds
 @pytest.mark.covers("durability.full_fsync", "durability.data_only_fsync")
 def test_fsyncs(tmp_path: Path) -> None:
     fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
@@ -75,6 +79,7 @@ def test_sync_directory(tmp_path: Path) -> None:
         durability.sync_directory("")
 
 
+@posix_fds
 @pytest.mark.covers("durability.atomic_write")
 def test_atomic_write_creates_and_replaces_keeping_mode(tmp_path: Path) -> None:
     p = tmp_path / "t"
@@ -139,6 +144,7 @@ def test_bad_input_before_any_call(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
+@posix_fds
 @pytest.mark.covers("durability.atomic_write_many")
 @pytest.mark.parametrize("count", [3, 40])
 def test_atomic_write_many(tmp_path: Path, count: int) -> None:

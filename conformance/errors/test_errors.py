@@ -29,6 +29,10 @@ MAPPING = [
     ("EBADF", errors.BadDescriptor, OSError),
     ("ENOSYS", errors.Unsupported, NotImplementedError),
     ("EOPNOTSUPP", errors.Unsupported, NotImplementedError),
+    ("ECONNREFUSED", errors.ConnectionRefused, ConnectionRefusedError),
+    ("ECONNRESET", errors.ConnectionReset, ConnectionResetError),
+    ("ECONNABORTED", errors.ConnectionAborted, ConnectionAbortedError),
+    ("EPIPE", errors.BrokenPipe, BrokenPipeError),
 ]
 
 
@@ -37,6 +41,8 @@ MAPPING = [
     "errors.PermissionDenied", "errors.WouldBlock", "errors.TimedOut", "errors.Interrupted",
     "errors.AlreadyExists", "errors.Busy", "errors.ResourceExhausted",
     "errors.InvalidArgument", "errors.BadDescriptor", "errors.Unsupported",
+    "errors.ConnectionRefused", "errors.ConnectionReset", "errors.ConnectionAborted",
+    "errors.BrokenPipe",
 )
 @pytest.mark.parametrize(("name", "cls", "builtin"), MAPPING)
 def test_errno_maps_to_class_and_builtin(name: str, cls: type, builtin: type) -> None:

@@ -14,7 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance._support import ON_WINDOWS
 from vllsi import errors, file_ops
+
+posix_fds = pytest.mark.skipif(
+    ON_WINDOWS, reason="platform: uses C runtime descriptors (os.open) or POSIX-only os oracles; on Windows vllsi takes HANDLEs (conformance/windows/test_backend_files.py)")
+
 
 FIXTURE_OK = settings(max_examples=60, deadline=None,
                       suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -25,6 +30,7 @@ def _open_rw(p: Path, data: bytes = b"") -> int:
     return os.open(p, os.O_RDWR | getattr(os, "O_BINARY", 0))
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.pread", "file_ops.pwrite")
 @FIXTURE_OK
 @given(content=st.binary(max_size=2000), offset=st.integers(0, 3000),
@@ -47,6 +53,7 @@ def test_pread_pwrite_match_os(tmp_path: Path, content: bytes, offset: int, leng
         os.close(b)
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.preadv", "file_ops.pwritev")
 @FIXTURE_OK
 @given(parts=st.lists(st.binary(max_size=500), max_size=8), offset=st.integers(0, 4000),
@@ -67,6 +74,7 @@ def test_preadv_pwritev_match_os(tmp_path: Path, parts: list[bytes], offset: int
         os.close(b)
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.file_size", "file_ops.truncate")
 @FIXTURE_OK
 @given(content=st.binary(max_size=3000), length=st.integers(0, 10000), start=st.integers(0, 50))
@@ -104,6 +112,7 @@ def test_access_matches_os(tmp_path: Path, perm: int, mode: int, exists: bool) -
     assert file_ops.access(str(p / "below"), file_ops.F_OK) is False  # ENOTDIR or ENOENT
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.pread_exact", "file_ops.pwrite_all")
 def test_exact_and_all(tmp_path: Path) -> None:
     fd = _open_rw(tmp_path / "f")
@@ -125,6 +134,7 @@ def test_exact_and_all(tmp_path: Path) -> None:
         os.close(fd)
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.pread", "file_ops.pwrite", "file_ops.preadv", "file_ops.pwritev",
                     "file_ops.file_size", "file_ops.truncate", "file_ops.pread_exact",
                     "file_ops.pwrite_all")
@@ -188,6 +198,7 @@ def test_bad_input_fails_before_the_call(tmp_path: Path) -> None:
             call()
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.pread", "file_ops.pwrite")
 def test_fileno_objects_and_short_reads(tmp_path: Path) -> None:
     with open(tmp_path / "f", "w+b") as f:
@@ -210,6 +221,7 @@ def test_random_bytes() -> None:
     file_ops.random_bytes(bytearray(0))
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.open", "file_ops.OpenFlags", "file_ops.close", "file_ops.create")
 def test_open_flags(tmp_path: Path) -> None:
     F = file_ops.OpenFlags
@@ -270,6 +282,7 @@ def test_read_all_write_all(tmp_path: Path) -> None:
         file_ops.write_all(p, "text")
 
 
+@posix_fds
 @pytest.mark.covers("file_ops.mkdir", "file_ops.remove", "file_ops.rename")
 def test_mkdir_remove_rename(tmp_path: Path) -> None:
     file_ops.mkdir(tmp_path / "d", 0o755)

@@ -14,10 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance._support import linux_only, only_on
+from conformance._support import ON_WINDOWS, linux_only, only_on
 from conformance._support.proc import run, spawn
 from vllsi import errors, locking
 from vllsi.locking import LockKind, LockRegion
+
+posix_fds = pytest.mark.skipif(
+    ON_WINDOWS, reason="platform: uses C runtime descriptors (os.open) or POSIX-only os oracles; on Windows vllsi takes HANDLEs (conformance/windows/test_backend_files.py)")
+
 
 EX, SH = LockKind.Exclusive, LockKind.Shared
 
@@ -66,6 +70,7 @@ class Holder:
             self.proc.wait(timeout=60)
 
 
+@posix_fds
 @pytest.mark.covers("locking.try_lock", "locking.unlock", "locking.LockHandle",
                     "locking.LockKind", "locking.LockRegion")
 def test_try_lock_and_unlock(tmp_path: Path) -> None:
@@ -83,6 +88,7 @@ def test_try_lock_and_unlock(tmp_path: Path) -> None:
         os.close(fd)
 
 
+@posix_fds
 @pytest.mark.covers("locking.try_lock", "locking.unlock", "locking.LockHandle")
 def test_double_unlock_raises(tmp_path: Path) -> None:
     (fd,) = _fds(tmp_path, 1)
@@ -99,6 +105,7 @@ def test_double_unlock_raises(tmp_path: Path) -> None:
         os.close(fd)
 
 
+@posix_fds
 @pytest.mark.covers("locking.try_lock", "locking.LockHandle")
 def test_dropped_handle_warns_and_releases(tmp_path: Path) -> None:
     a, b = _fds(tmp_path, 2)
@@ -160,6 +167,7 @@ def test_closing_a_third_fd_keeps_the_lock(tmp_path: Path) -> None:
         os.close(b)
 
 
+@posix_fds
 @pytest.mark.covers("locking.try_lock", "locking.lock", "locking.try_lock_region",
                     "locking.unlock_region")
 def test_second_process_conflicts_and_proceeds_after_release(tmp_path: Path) -> None:
@@ -281,6 +289,7 @@ def test_lock_timeout_and_eintr(tmp_path: Path) -> None:
                      "raised 5.0"], (lines, r.stderr)
 
 
+@posix_fds
 @pytest.mark.covers("locking.lock", "locking.try_lock", "locking.try_lock_region",
                     "locking.unlock_region", "locking.try_lock_byte_exclusive")
 def test_bad_input_before_the_call(tmp_path: Path) -> None:

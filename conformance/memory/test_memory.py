@@ -334,6 +334,7 @@ def test_huge_tells_the_truth() -> None:
 
 
 @pytest.mark.covers("memory.AlignedBuffer")
+@pytest.mark.skipif(not hasattr(os, "preadv"), reason="platform: the os.preadv oracle is POSIX-only")
 def test_aligned_buffer_for_o_direct(tmp_path: object) -> None:
     import pathlib
 

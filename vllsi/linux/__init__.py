@@ -15,6 +15,13 @@ import importlib
 import importlib.util
 from typing import Any
 
+from vllsi._platform import OS
+
+if OS != "linux":
+    # Not an error of vllsi: this OS has no Linux layer (the status matrix reads a
+    # ModuleNotFoundError naming this package as "does not exist here").
+    raise ModuleNotFoundError(f"vllsi.linux is the Linux layer; this is {OS}", name=__name__)
+
 from vllsi.linux._syscall import NR, TIER, syscall, syscall_blocking
 
 __all__ = ["NR", "TIER", "syscall6", "syscall_raw"]

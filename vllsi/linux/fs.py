@@ -161,7 +161,7 @@ def write(fd: Any, data: Any) -> int:
     """write(fd, data): write a buffer at the file position; returns the byte count.
 
     Raises: BadDescriptor/EBADF, WouldBlock/EAGAIN, ResourceExhausted/ENOSPC,
-    VllsiError/EPIPE or EIO. Blocking, EINTR-retried. Availability: Linux.
+    BrokenPipe/EPIPE or EIO. Blocking, EINTR-retried. Availability: Linux.
     """
     f = _s.fd_arg(fd)
     c = buffer(data, writable=False)

@@ -14,11 +14,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conformance._support import linux_only, only_on
+from conformance._support import ON_WINDOWS, linux_only, only_on
 from conformance._support.proc import spawn
 from vllsi import errors
 from vllsi.locking import sqlite as vsq
 from vllsi.locking.sqlite import LockState, SqliteLock
+
+posix_fds = pytest.mark.skipif(
+    ON_WINDOWS, reason="platform: uses C runtime descriptors (os.open) or POSIX-only os oracles; on Windows vllsi takes HANDLEs (conformance/windows/test_backend_files.py)")
+
 
 posix_peer = only_on("linux", "darwin")
 
@@ -210,6 +214,7 @@ def test_two_managers_in_one_process_exclude_each_other(db: Path) -> None:
         os.close(b)
 
 
+@posix_fds
 @pytest.mark.covers("locking.sqlite.SqliteLock", "locking.sqlite.LockState")
 def test_forbidden_transitions_and_no_ops(db: Path) -> None:
     fd = os.open(db, os.O_RDWR)

@@ -1,0 +1,903 @@
+/* io_uring engine batch paths: SQE preparation with buffer pinning, CQE reaping.
+ *
+ * vllsi.linux.io.IoUringDriver sets the ring up (io_uring_setup + mmap through
+ * the raw syscall layer) and hands the mapped addresses to a Ring object made
+ * here. The Ring never makes a syscall: Python calls io_uring_enter through the
+ * active tier. What it does in C, because per-op Python overhead would eat
+ * io_uring's gain (anchors.md 15.4):
+ *
+ *   prep(ops, start) fills SQEs for ops[start:], pinning each op in a slot:
+ *     a strong reference to the op and an exported Py_buffer of its buffer
+ *     (a bytearray cannot be resized, an mmap cannot be closed, while pinned);
+ *     kernel-visible structs (timespec, sockaddr + socklen) live in the slot,
+ *     which never moves. Every SQE is zeroed before it is filled. The SQ tail
+ *     is published with a release store after the batch.
+ *   reap(max) copies CQEs (tail loaded with acquire), builds CompletionResult
+ *     tuples, releases the slots, and stores the new CQ head with release.
+ *
+ * user_data = (sequence << 16) | slot, which is also the SubmissionId; user_data
+ * with bit 63 set is internal (the wake read, cancel helpers) and not reported.
+ */
+#include "uring_ring.h"
+
+#define VL_KINDS 11
+enum { K_READ, K_WRITE, K_ACCEPT, K_CONNECT, K_SEND, K_RECV, K_TIMEOUT, K_CLOSE, K_NOP,
+       K_FSYNC, K_CANCEL };
+
+#define OP_NOP 0
+#define OP_FSYNC 3
+#define OP_TIMEOUT 11
+#define OP_ACCEPT 13
+#define OP_ASYNC_CANCEL 14
+#define OP_CONNECT 16
+#define OP_CLOSE 19
+#define OP_READ 22
+#define OP_WRITE 23
+#define OP_SEND 26
+#define OP_RECV 27
+#define SQE_IO_HARDLINK (1U << 3)
+#define ACCEPT_MULTISHOT (1U << 0)
+#define CQE_F_MORE (1U << 1)
+#define CANCEL_ALL (1U << 0)
+#define CANCEL_FD (1U << 1)
+#define FSYNC_DATASYNC 1U
+#define VL_MSG_NOSIGNAL 0x4000
+#define VL_SOCK_CLOEXEC 02000000
+#define VL_SOCK_NONBLOCK 04000
+#define VL_ETIME 62
+#define VL_INTERNAL (1ULL << 63)
+#define VL_SLOT_BITS 16
+#define VL_SLOT_MASK ((1U << VL_SLOT_BITS) - 1)
+
+typedef struct {
+    uint64_t sid;          /* 0 = free */
+    PyObject *op;          /* strong reference while in flight */
+    Py_buffer view;        /* pinned buffer when has_view */
+    int has_view;
+    int kind;
+    int multishot;
+    struct vl_timespec ts; /* Timeout */
+    uint32_t salen;        /* Accept/Connect socklen */
+    unsigned char sa[128]; /* struct sockaddr_storage */
+} vl_slot;
+
+typedef struct {
+    PyObject_HEAD
+    uint32_t *sq_head, *sq_tail, *sq_array, sq_mask, sq_entries;
+    struct vl_sqe *sqes;
+    uint32_t *cq_head, *cq_tail, cq_mask, cq_entries;
+    struct vl_cqe *cqes;
+    uint32_t tail;         /* our SQ tail (published with release) */
+    vl_slot *slots;
+    uint32_t nslots, nfree, in_flight;
+    uint32_t *free_list;
+    uint64_t seq;
+    PyObject *types[VL_KINDS];
+    PyObject *result_type;
+    PyObject *encode;      /* encode(op) -> bytes: Connect's sockaddr */
+    PyObject *decode;      /* decode(bytes) -> address: Accept's peer */
+    uint64_t wake_buf;
+    int wake_armed;
+    int wake_fired;
+} vl_ring;
+
+static PyObject *s_fd, *s_buf, *s_len, *s_offset, *s_flags, *s_duration, *s_target,
+    *s_datasync, *s_multishot;
+
+static void
+ring_release_slot(vl_ring *r, uint32_t i)
+{
+    vl_slot *s = &r->slots[i];
+    if (s->has_view) {
+        PyBuffer_Release(&s->view);
+        s->has_view = 0;
+    }
+    Py_CLEAR(s->op);
+    s->sid = 0;
+    r->free_list[r->nfree++] = i;
+    r->in_flight--;
+}
+
+static void
+ring_dealloc(vl_ring *r)
+{
+    /* Only reached once Python dropped the ring: IoUringDriver.shutdown has reaped
+     * everything or, if the kernel could still write, kept the ring referenced. */
+    if (r->slots) {
+        for (uint32_t i = 0; i < r->nslots; i++) {
+            if (r->slots[i].sid) {
+                if (r->slots[i].has_view)
+                    PyBuffer_Release(&r->slots[i].view);
+                Py_CLEAR(r->slots[i].op);
+            }
+        }
+        PyMem_Free(r->slots);
+    }
+    PyMem_Free(r->free_list);
+    for (int k = 0; k < VL_KINDS; k++)
+        Py_CLEAR(r->types[k]);
+    Py_CLEAR(r->result_type);
+    Py_CLEAR(r->encode);
+    Py_CLEAR(r->decode);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+static PyTypeObject vl_ring_type;
+
+static int
+get_u64(PyObject *o, uint64_t *out)
+{
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Ring(sq_head, sq_tail, sq_mask, sq_entries, sq_array, sqes,
+ *      cq_head, cq_tail, cq_mask, cq_entries, cqes, nslots,
+ *      types, result_type, encode, decode): addresses as ints. */
+static PyObject *
+fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint64_t v[12];
+    if (nargs != 16) {
+        PyErr_SetString(PyExc_TypeError, "uring_ring takes 16 arguments");
+        return NULL;
+    }
+    for (int i = 0; i < 12; i++)
+        if (get_u64(args[i], &v[i]))
+            return NULL;
+    PyObject *types = args[12];
+    if (!PyTuple_Check(types) || PyTuple_GET_SIZE(types) != VL_KINDS) {
+        PyErr_SetString(PyExc_TypeError, "types must be a tuple of the 11 op classes");
+        return NULL;
+    }
+    if (v[11] == 0 || v[11] > (1U << VL_SLOT_BITS)) {
+        PyErr_SetString(PyExc_ValueError, "nslots out of range");
+        return NULL;
+    }
+    if (!vl_ring_type.tp_flags) {
+        /* first use */
+    }
+    if (PyType_Ready(&vl_ring_type) < 0)
+        return NULL;
+    if (!s_fd) {
+        s_fd = PyUnicode_InternFromString("fd");
+        s_buf = PyUnicode_InternFromString("buf");
+        s_len = PyUnicode_InternFromString("len");
+        s_offset = PyUnicode_InternFromString("offset");
+        s_flags = PyUnicode_InternFromString("flags");
+        s_duration = PyUnicode_InternFromString("duration");
+        s_target = PyUnicode_InternFromString("target");
+        s_datasync = PyUnicode_InternFromString("datasync");
+        s_multishot = PyUnicode_InternFromString("multishot");
+        if (!s_fd || !s_buf || !s_len || !s_offset || !s_flags || !s_duration || !s_target
+            || !s_datasync || !s_multishot)
+            return NULL;
+    }
+    vl_ring *r = PyObject_New(vl_ring, &vl_ring_type);
+    if (!r)
+        return NULL;
+    r->sq_head = (uint32_t *)(uintptr_t)v[0];
+    r->sq_tail = (uint32_t *)(uintptr_t)v[1];
+    r->sq_mask = (uint32_t)v[2];
+    r->sq_entries = (uint32_t)v[3];
+    r->sq_array = (uint32_t *)(uintptr_t)v[4];
+    r->sqes = (struct vl_sqe *)(uintptr_t)v[5];
+    r->cq_head = (uint32_t *)(uintptr_t)v[6];
+    r->cq_tail = (uint32_t *)(uintptr_t)v[7];
+    r->cq_mask = (uint32_t)v[8];
+    r->cq_entries = (uint32_t)v[9];
+    r->cqes = (struct vl_cqe *)(uintptr_t)v[10];
+    r->nslots = (uint32_t)v[11];
+    r->tail = vl_load_relaxed(r->sq_tail);
+    r->seq = 0;
+    r->in_flight = 0;
+    r->wake_buf = 0;
+    r->wake_armed = r->wake_fired = 0;
+    r->slots = PyMem_Calloc(r->nslots, sizeof(vl_slot));
+    r->free_list = PyMem_Malloc(r->nslots * sizeof(uint32_t));
+    for (int k = 0; k < VL_KINDS; k++) {
+        r->types[k] = PyTuple_GET_ITEM(types, k);
+        Py_INCREF(r->types[k]);
+    }
+    r->result_type = args[13];
+    Py_INCREF(r->result_type);
+    r->encode = args[14];
+    Py_INCREF(r->encode);
+    r->decode = args[15];
+    Py_INCREF(r->decode);
+    if (!r->slots || !r->free_list) {
+        Py_DECREF(r);
+        return PyErr_NoMemory();
+    }
+    /* Pop order: slot 0 first. */
+    r->nfree = r->nslots;
+    for (uint32_t i = 0; i < r->nslots; i++)
+        r->free_list[i] = r->nslots - 1 - i;
+    return (PyObject *)r;
+}
+
+static int
+kind_of(vl_ring *r, PyObject *op)
+{
+    PyTypeObject *t = Py_TYPE(op);
+    for (int k = 0; k < VL_KINDS; k++)
+        if ((PyObject *)t == r->types[k])
+            return k;
+    for (int k = 0; k < VL_KINDS; k++) {
+        int ok = PyObject_IsInstance(op, r->types[k]);
+        if (ok < 0)
+            return -1;
+        if (ok)
+            return k;
+    }
+    PyErr_Format(PyExc_TypeError, "not an engine op: %.100s", t->tp_name);
+    return -1;
+}
+
+static int
+attr_long(PyObject *op, PyObject *name, long long *out)
+{
+    PyObject *o = PyObject_GetAttr(op, name);
+    if (!o)
+        return -1;
+    long long v = PyLong_AsLongLong(o);
+    Py_DECREF(o);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static inline struct vl_sqe *
+next_sqe(vl_ring *r)
+{
+    uint32_t head = vl_load_acquire(r->sq_head);
+    if (r->tail - head >= r->sq_entries)
+        return NULL;
+    uint32_t idx = r->tail & r->sq_mask;
+    struct vl_sqe *e = &r->sqes[idx];
+    memset(e, 0, sizeof(*e));
+    r->sq_array[idx] = idx;
+    r->tail++;
+    return e;
+}
+
+static inline uint32_t
+sq_space(vl_ring *r)
+{
+    return r->sq_entries - (r->tail - vl_load_acquire(r->sq_head));
+}
+
+/* Fill one op into slot i (+1 or 2 SQEs, space checked by the caller).
+ * Returns 0, or -1 with an exception set (slot untouched beyond its fields). */
+static int
+fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
+{
+    vl_slot *s = &r->slots[i];
+    long long fd = 0, v = 0;
+    struct vl_sqe *e;
+    PyObject *o;
+
+    s->kind = kind;
+    s->has_view = 0;
+    s->multishot = 0;
+    if (kind == K_READ || kind == K_WRITE || kind == K_SEND || kind == K_RECV) {
+        int writable = (kind == K_READ || kind == K_RECV);
+        if (attr_long(op, s_fd, &fd))
+            return -1;
+        o = PyObject_GetAttr(op, s_buf);
+        if (!o)
+            return -1;
+        int rc = PyObject_GetBuffer(o, &s->view, writable ? (PyBUF_WRITABLE | PyBUF_SIMPLE)
+                                                          : PyBUF_SIMPLE);
+        Py_DECREF(o);
+        if (rc) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                PyErr_Clear();
+                PyErr_SetString(PyExc_TypeError, writable ? "expected a writable buffer"
+                                                          : "expected a buffer");
+            }
+            return -1;
+        }
+        s->has_view = 1;
+        Py_ssize_t n = s->view.len;
+        o = PyObject_GetAttr(op, s_len);
+        if (!o)
+            goto fail_view;
+        if (o != Py_None) {
+            long long want = PyLong_AsLongLong(o);
+            Py_DECREF(o);
+            if (want == -1 && PyErr_Occurred())
+                goto fail_view;
+            if (want < 0 || want > n) {
+                PyErr_Format(PyExc_ValueError, "len %lld exceeds the buffer's %zd bytes",
+                             want, n);
+                goto fail_view;
+            }
+            n = (Py_ssize_t)want;
+        } else {
+            Py_DECREF(o);
+        }
+        if (n > 0x7ffff000) {
+            PyErr_SetString(PyExc_ValueError, "buffer larger than 0x7ffff000 bytes");
+            goto fail_view;
+        }
+        if (kind == K_READ || kind == K_WRITE) {
+            if (attr_long(op, s_offset, &v))
+                goto fail_view;
+        } else if (attr_long(op, s_flags, &v)) {
+            goto fail_view;
+        }
+        e = next_sqe(r);
+        e->fd = (int32_t)fd;
+        e->addr = (uint64_t)(uintptr_t)s->view.buf;
+        e->len = (uint32_t)n;
+        if (kind == K_READ || kind == K_WRITE) {
+            e->opcode = kind == K_READ ? OP_READ : OP_WRITE;
+            e->off = (uint64_t)v; /* -1: the file position */
+        } else {
+            e->opcode = kind == K_RECV ? OP_RECV : OP_SEND;
+            e->op_flags = (uint32_t)v | (kind == K_SEND ? VL_MSG_NOSIGNAL : 0);
+        }
+        e->user_data = ud;
+        return 0;
+    fail_view:
+        PyBuffer_Release(&s->view);
+        s->has_view = 0;
+        return -1;
+    }
+    switch (kind) {
+    case K_NOP:
+        e = next_sqe(r);
+        e->opcode = OP_NOP;
+        break;
+    case K_FSYNC: {
+        if (attr_long(op, s_fd, &fd))
+            return -1;
+        o = PyObject_GetAttr(op, s_datasync);
+        if (!o)
+            return -1;
+        int ds = PyObject_IsTrue(o);
+        Py_DECREF(o);
+        e = next_sqe(r);
+        e->opcode = OP_FSYNC;
+        e->fd = (int32_t)fd;
+        e->op_flags = ds ? FSYNC_DATASYNC : 0;
+        break;
+    }
+    case K_CLOSE:
+        if (attr_long(op, s_fd, &fd))
+            return -1;
+        /* Cancel what is queued on fd (hard-linked: the close runs whatever the
+         * cancel's outcome), then close it. */
+        e = next_sqe(r);
+        e->opcode = OP_ASYNC_CANCEL;
+        e->fd = (int32_t)fd;
+        e->op_flags = CANCEL_FD | CANCEL_ALL;
+        e->flags = SQE_IO_HARDLINK;
+        e->user_data = VL_INTERNAL | 2;
+        e = next_sqe(r);
+        e->opcode = OP_CLOSE;
+        e->fd = (int32_t)fd;
+        break;
+    case K_TIMEOUT: {
+        o = PyObject_GetAttr(op, s_duration);
+        if (!o)
+            return -1;
+        double d = PyFloat_AsDouble(o);
+        Py_DECREF(o);
+        if (d == -1.0 && PyErr_Occurred())
+            return -1;
+        if (!(d >= 0.0))
+            d = 0.0;
+        if (d > 9.0e9) /* ~285 years: keeps the conversion defined */
+            d = 9.0e9;
+        long long ns = (long long)(d * 1e9);
+        if (ns < 0)
+            ns = 0;
+        s->ts.tv_sec = ns / 1000000000LL;
+        s->ts.tv_nsec = ns % 1000000000LL;
+        e = next_sqe(r);
+        e->opcode = OP_TIMEOUT;
+        e->addr = (uint64_t)(uintptr_t)&s->ts;
+        e->len = 1;
+        e->off = 0; /* pure timer: no completion count */
+        break;
+    }
+    case K_CANCEL:
+        if (attr_long(op, s_target, &v))
+            return -1;
+        e = next_sqe(r);
+        e->opcode = OP_ASYNC_CANCEL;
+        e->addr = (uint64_t)v;
+        break;
+    case K_ACCEPT: {
+        if (attr_long(op, s_fd, &fd))
+            return -1;
+        o = PyObject_GetAttr(op, s_multishot);
+        if (!o)
+            return -1;
+        int multi = PyObject_IsTrue(o);
+        Py_DECREF(o);
+        if (multi < 0)
+            return -1;
+        s->salen = sizeof(s->sa);
+        s->multishot = multi;
+        e = next_sqe(r);
+        e->opcode = OP_ACCEPT;
+        e->fd = (int32_t)fd;
+        if (multi) {
+            /* One SQE, one CQE per connection (F_MORE while armed). The kernel would
+             * overwrite one sockaddr before we reap, so the peer is asked per fd. */
+            e->ioprio = ACCEPT_MULTISHOT;
+        } else {
+            e->addr = (uint64_t)(uintptr_t)s->sa;
+            e->off = (uint64_t)(uintptr_t)&s->salen;
+        }
+        e->op_flags = VL_SOCK_CLOEXEC | VL_SOCK_NONBLOCK;
+        break;
+    }
+    case K_CONNECT: {
+        if (attr_long(op, s_fd, &fd))
+            return -1;
+        o = PyObject_CallOneArg(r->encode, op);
+        if (!o)
+            return -1;
+        char *p;
+        Py_ssize_t n;
+        if (PyBytes_AsStringAndSize(o, &p, &n) < 0 || n > (Py_ssize_t)sizeof(s->sa)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "sockaddr too long");
+            Py_DECREF(o);
+            return -1;
+        }
+        memcpy(s->sa, p, n);
+        s->salen = (uint32_t)n;
+        Py_DECREF(o);
+        e = next_sqe(r);
+        e->opcode = OP_CONNECT;
+        e->fd = (int32_t)fd;
+        e->addr = (uint64_t)(uintptr_t)s->sa;
+        e->off = n;
+        break;
+    }
+    default:
+        PyErr_SetString(PyExc_TypeError, "unknown op kind");
+        return -1;
+    }
+    e->user_data = ud;
+    return 0;
+}
+
+/* prep(ops: list, start) -> (ids: list, next_index, status)
+ * status 0: all of ops[start:] in; 1: SQ full (enter, then call again from
+ * next_index); 2: no free slot (engine capacity reached).
+ * On bad input raises TypeError/ValueError; the SQEs and slots of this call are
+ * rolled back (nothing of this call reaches the kernel). */
+static PyObject *
+ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "prep(ops: list, start: int)");
+        return NULL;
+    }
+    PyObject *ops = args[0];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(ops);
+    if (start < 0 || start > n) {
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return NULL;
+    }
+    PyObject *ids = PyList_New(0);
+    if (!ids)
+        return NULL;
+    uint32_t tail0 = r->tail;
+    Py_ssize_t i = start;
+    int status = 0;
+    for (; i < n; i++) {
+        PyObject *op = PyList_GET_ITEM(ops, i);
+        int kind = kind_of(r, op);
+        if (kind < 0)
+            goto rollback;
+        uint32_t need = kind == K_CLOSE ? 2 : 1;
+        if (sq_space(r) < need) {
+            status = 1;
+            break;
+        }
+        if (r->nfree == 0) {
+            status = 2;
+            break;
+        }
+        uint32_t slot = r->free_list[r->nfree - 1];
+        uint64_t seq = ++r->seq;
+        uint64_t ud = (seq << VL_SLOT_BITS) | slot;
+        if (fill_op(r, op, kind, slot, ud) < 0) {
+            r->seq--;
+            goto rollback;
+        }
+        r->nfree--;
+        r->in_flight++;
+        vl_slot *s = &r->slots[slot];
+        s->sid = ud;
+        Py_INCREF(op);
+        s->op = op;
+        PyObject *id = PyLong_FromUnsignedLongLong(ud);
+        if (!id || PyList_Append(ids, id) < 0) {
+            Py_XDECREF(id);
+            goto rollback;
+        }
+        Py_DECREF(id);
+    }
+    vl_store_release(r->sq_tail, r->tail);
+    {
+        PyObject *res = Py_BuildValue("(Nni)", ids, i, status);
+        return res;
+    }
+rollback:
+    /* Undo this call: SQEs were not published (tail is stored only on success). */
+    {
+        Py_ssize_t m = PyList_GET_SIZE(ids);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            uint64_t ud = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(ids, j));
+            ring_release_slot(r, (uint32_t)(ud & VL_SLOT_MASK));
+        }
+        r->tail = tail0;
+        Py_DECREF(ids);
+    }
+    return NULL;
+}
+
+/* prep_rw(fd, buffers: list, offsets: list, write: bool) -> (ids, next_index, status):
+ * the batch form of Read/Write ops (no op objects): each buffer is pinned in its
+ * slot (the slot's reference is the buffer itself). Same statuses and rollback as
+ * prep(); the whole batch is validated before anything is published. */
+static PyObject *
+ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyList_Check(args[1]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "prep_rw(fd, buffers: list, offsets: list, write, start)");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (fd < 0 || fd > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
+        return NULL;
+    }
+    PyObject *bufs = args[1], *offs = args[2];
+    int write = PyObject_IsTrue(args[3]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[4]);
+    if (write < 0 || (start == -1 && PyErr_Occurred()))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(bufs);
+    if (PyList_GET_SIZE(offs) != n) {
+        PyErr_SetString(PyExc_ValueError, "buffers and offsets differ in length");
+        return NULL;
+    }
+    if (start < 0 || start > n) {
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return NULL;
+    }
+    PyObject *ids = PyList_New(0);
+    if (!ids)
+        return NULL;
+    uint32_t tail0 = r->tail;
+    Py_ssize_t i = start;
+    int status = 0;
+    for (; i < n; i++) {
+        if (sq_space(r) < 1) {
+            status = 1;
+            break;
+        }
+        if (r->nfree == 0) {
+            status = 2;
+            break;
+        }
+        PyObject *buf = PyList_GET_ITEM(bufs, i);
+        long long off = PyLong_AsLongLong(PyList_GET_ITEM(offs, i));
+        if (off == -1 && PyErr_Occurred())
+            goto rollback;
+        if (off < -1) {
+            PyErr_SetString(PyExc_ValueError, "offset must be >= -1");
+            goto rollback;
+        }
+        uint32_t slot = r->free_list[r->nfree - 1];
+        vl_slot *s = &r->slots[slot];
+        if (PyObject_GetBuffer(buf, &s->view, write ? PyBUF_SIMPLE
+                                                    : (PyBUF_WRITABLE | PyBUF_SIMPLE))) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                PyErr_Clear();
+                PyErr_SetString(PyExc_TypeError, write ? "expected a buffer"
+                                                       : "expected a writable buffer");
+            }
+            goto rollback;
+        }
+        if (s->view.len > 0x7ffff000) {
+            PyBuffer_Release(&s->view);
+            PyErr_SetString(PyExc_ValueError, "buffer larger than 0x7ffff000 bytes");
+            goto rollback;
+        }
+        s->has_view = 1;
+        s->kind = write ? K_WRITE : K_READ;
+        uint64_t ud = (++r->seq << VL_SLOT_BITS) | slot;
+        struct vl_sqe *e = next_sqe(r);
+        e->opcode = write ? OP_WRITE : OP_READ;
+        e->fd = (int32_t)fd;
+        e->addr = (uint64_t)(uintptr_t)s->view.buf;
+        e->len = (uint32_t)s->view.len;
+        e->off = (uint64_t)off;
+        e->user_data = ud;
+        r->nfree--;
+        r->in_flight++;
+        s->sid = ud;
+        Py_INCREF(buf);
+        s->op = buf;
+        PyObject *id = PyLong_FromUnsignedLongLong(ud);
+        if (!id || PyList_Append(ids, id) < 0) {
+            Py_XDECREF(id);
+            goto rollback;
+        }
+        Py_DECREF(id);
+    }
+    vl_store_release(r->sq_tail, r->tail);
+    return Py_BuildValue("(Nni)", ids, i, status);
+rollback:
+    {
+        Py_ssize_t m = PyList_GET_SIZE(ids);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            uint64_t ud = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(ids, j));
+            ring_release_slot(r, (uint32_t)(ud & VL_SLOT_MASK));
+        }
+        r->tail = tail0;
+        Py_DECREF(ids);
+    }
+    return NULL;
+}
+
+static PyObject *
+make_result(vl_ring *r, uint64_t ud, int32_t res, uint32_t flags, PyObject *address)
+{
+    PyTypeObject *t = (PyTypeObject *)r->result_type;
+    PyObject *o = t->tp_alloc(t, 4);
+    if (!o) {
+        Py_XDECREF(address);
+        return NULL;
+    }
+    PyObject *a = PyLong_FromUnsignedLongLong(ud);
+    PyObject *b = PyLong_FromLong(res);
+    PyObject *c = PyLong_FromUnsignedLong(flags);
+    if (!a || !b || !c) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        Py_XDECREF(c);
+        Py_XDECREF(address);
+        Py_DECREF(o);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(o, 0, a);
+    PyTuple_SET_ITEM(o, 1, b);
+    PyTuple_SET_ITEM(o, 2, c);
+    if (!address) {
+        Py_INCREF(Py_None);
+        address = Py_None;
+    }
+    PyTuple_SET_ITEM(o, 3, address);
+    return o;
+}
+
+/* reap(max) -> list of CompletionResult (internal CQEs consumed silently). */
+static PyObject *
+ring_reap(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t max = nargs ? PyLong_AsSsize_t(args[0]) : PY_SSIZE_T_MAX;
+    if (max == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+    uint32_t head = vl_load_relaxed(r->cq_head);
+    uint32_t tail = vl_load_acquire(r->cq_tail);
+    while (head != tail && PyList_GET_SIZE(out) < max) {
+        struct vl_cqe c = r->cqes[head & r->cq_mask];
+        head++;
+        if (c.user_data & VL_INTERNAL) {
+            if (c.user_data == (VL_INTERNAL | 1)) {
+                r->wake_armed = 0;
+                r->wake_fired = 1;
+            }
+            continue;
+        }
+        uint32_t i = (uint32_t)(c.user_data & VL_SLOT_MASK);
+        if (i >= r->nslots || r->slots[i].sid != c.user_data)
+            continue; /* not ours (cannot happen); never touch a slot we do not own */
+        vl_slot *s = &r->slots[i];
+        int32_t res = c.res;
+        PyObject *address = NULL;
+        if (s->kind == K_TIMEOUT && res == -VL_ETIME)
+            res = 0;
+        else if (s->kind == K_ACCEPT && res >= 0) {
+            uint32_t n = s->salen < sizeof(s->sa) ? s->salen : sizeof(s->sa);
+            /* decode(bytes) decodes a sockaddr; decode(fd) asks getpeername (multishot) */
+            PyObject *raw = s->multishot ? PyLong_FromLong(res)
+                                         : PyBytes_FromStringAndSize((const char *)s->sa, n);
+            if (raw) {
+                address = PyObject_CallOneArg(r->decode, raw);
+                Py_DECREF(raw);
+            }
+            if (!address) { /* keep the completion; report the decode failure as None */
+                PyErr_Clear();
+                Py_INCREF(Py_None);
+                address = Py_None;
+            }
+        }
+        if (!(s->multishot && (c.flags & CQE_F_MORE)))
+            ring_release_slot(r, i); /* a multishot op keeps its slot while armed */
+        PyObject *res_obj = make_result(r, c.user_data, res, c.flags, address);
+        if (!res_obj || PyList_Append(out, res_obj) < 0) {
+            Py_XDECREF(res_obj);
+            vl_store_release(r->cq_head, head);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(res_obj);
+    }
+    vl_store_release(r->cq_head, head);
+    return out;
+}
+
+/* raw(opcode, fd, addr, len, off, op_flags, user_data, sqe_flags) -> bool:
+ * an internal SQE (user_data must have bit 63 set). False when the SQ is full. */
+static PyObject *
+ring_raw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint64_t v[8];
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "raw takes 8 arguments");
+        return NULL;
+    }
+    for (int i = 0; i < 8; i++)
+        if (get_u64(args[i], &v[i]))
+            return NULL;
+    if (!(v[6] & VL_INTERNAL)) {
+        PyErr_SetString(PyExc_ValueError, "internal user_data needs bit 63");
+        return NULL;
+    }
+    struct vl_sqe *e = next_sqe(r);
+    if (!e)
+        Py_RETURN_FALSE;
+    e->opcode = (uint8_t)v[0];
+    e->fd = (int32_t)v[1];
+    e->addr = v[2];
+    e->len = (uint32_t)v[3];
+    e->off = v[4];
+    e->op_flags = (uint32_t)v[5];
+    e->user_data = v[6];
+    e->flags = (uint8_t)v[7];
+    vl_store_release(r->sq_tail, r->tail);
+    Py_RETURN_TRUE;
+}
+
+/* arm_wake(eventfd) -> bool: queue the internal read of the wake eventfd. */
+static PyObject *
+ring_arm_wake(vl_ring *r, PyObject *arg)
+{
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (r->wake_armed)
+        Py_RETURN_TRUE;
+    struct vl_sqe *e = next_sqe(r);
+    if (!e)
+        Py_RETURN_FALSE;
+    e->opcode = OP_READ;
+    e->fd = (int32_t)fd;
+    e->addr = (uint64_t)(uintptr_t)&r->wake_buf;
+    e->len = 8;
+    e->off = (uint64_t)-1;
+    e->user_data = VL_INTERNAL | 1;
+    vl_store_release(r->sq_tail, r->tail);
+    r->wake_armed = 1;
+    Py_RETURN_TRUE;
+}
+
+/* state() -> (to_submit, cq_ready, in_flight, wake_armed, wake_fired); clears wake_fired. */
+static PyObject *
+ring_state(vl_ring *r, PyObject *unused)
+{
+    uint32_t to_submit = r->tail - vl_load_acquire(r->sq_head);
+    uint32_t ready = vl_load_acquire(r->cq_tail) - vl_load_relaxed(r->cq_head);
+    int fired = r->wake_fired;
+    r->wake_fired = 0;
+    return Py_BuildValue("(IIIii)", to_submit, ready, r->in_flight, r->wake_armed, fired);
+}
+
+/* pending() -> SQEs filled but not yet consumed by the kernel. */
+static PyObject *
+ring_pending(vl_ring *r, PyObject *unused)
+{
+    return PyLong_FromUnsignedLong(r->tail - vl_load_acquire(r->sq_head));
+}
+
+/* woken() -> True once after the wake read completed (clears the flag). */
+static PyObject *
+ring_woken(vl_ring *r, PyObject *unused)
+{
+    int fired = r->wake_fired;
+    r->wake_fired = 0;
+    return PyBool_FromLong(fired);
+}
+
+/* in_flight_ids() -> list of the SubmissionIds still pinned. */
+static PyObject *
+ring_in_flight_ids(vl_ring *r, PyObject *unused)
+{
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+    for (uint32_t i = 0; i < r->nslots; i++) {
+        if (r->slots[i].sid) {
+            PyObject *id = PyLong_FromUnsignedLongLong(r->slots[i].sid);
+            if (!id || PyList_Append(out, id) < 0) {
+                Py_XDECREF(id);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(id);
+        }
+    }
+    return out;
+}
+
+/* owns(sid) -> bool: sid is in flight. */
+static PyObject *
+ring_owns(vl_ring *r, PyObject *arg)
+{
+    unsigned long long ud = PyLong_AsUnsignedLongLong(arg);
+    if (ud == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    uint32_t i = (uint32_t)(ud & VL_SLOT_MASK);
+    if (i < r->nslots && r->slots[i].sid == ud && ud)
+        Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef ring_methods[] = {
+    {"prep", (PyCFunction)(void (*)(void))ring_prep, METH_FASTCALL,
+     "prep(ops, start) -> (ids, next_index, status)"},
+    {"prep_rw", (PyCFunction)(void (*)(void))ring_prep_rw, METH_FASTCALL,
+     "prep_rw(fd, buffers, offsets, write, start) -> (ids, next_index, status)"},
+    {"reap", (PyCFunction)(void (*)(void))ring_reap, METH_FASTCALL,
+     "reap([max]) -> list[CompletionResult]"},
+    {"raw", (PyCFunction)(void (*)(void))ring_raw, METH_FASTCALL, "internal SQE"},
+    {"arm_wake", (PyCFunction)ring_arm_wake, METH_O, "arm_wake(eventfd) -> bool"},
+    {"state", (PyCFunction)ring_state, METH_NOARGS, "ring counters"},
+    {"pending", (PyCFunction)ring_pending, METH_NOARGS, "SQEs not yet submitted"},
+    {"woken", (PyCFunction)ring_woken, METH_NOARGS, "wake fired since last asked"},
+    {"in_flight_ids", (PyCFunction)ring_in_flight_ids, METH_NOARGS, "pinned ids"},
+    {"owns", (PyCFunction)ring_owns, METH_O, "owns(sid) -> bool"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject vl_ring_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "vllsi.linux._fast.UringRing",
+    .tp_basicsize = sizeof(vl_ring),
+    .tp_dealloc = (destructor)ring_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "io_uring SQ/CQ access with pinned slots (private to vllsi.linux.io).",
+    .tp_methods = ring_methods,
+};
+
+PyMethodDef vllsi_fast_uring[] = {
+    {"uring_ring", (PyCFunction)(void (*)(void))fast_uring_ring, METH_FASTCALL,
+     "uring_ring(...) -> UringRing over mapped io_uring rings (private)."},
+    {NULL, NULL, 0, NULL},
+};

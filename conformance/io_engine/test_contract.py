@@ -1,0 +1,573 @@
+"""The IOEngine contract, one suite over every driver (see conformance/_support/engines.py)."""
+
+from __future__ import annotations
+
+import errno
+import gc
+import mmap
+import os
+import random
+import socket
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance._support import linux_only
+from conformance._support.engines import (
+    ASYNC_BACKENDS,
+    BACKENDS,
+    EngineBackend,
+    drain,
+    open_fds,
+    require,
+)
+from vllsi import errors
+from vllsi import io_engine as ie
+
+CORE = ("io_engine.IOEngine", "io_engine.CompletionResult", "io_engine.SubmissionId")
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda b: b.name)
+def backend(request: pytest.FixtureRequest) -> EngineBackend:
+    b: EngineBackend = request.param
+    require(b)
+    return b
+
+
+@pytest.fixture(params=ASYNC_BACKENDS, ids=lambda b: b.name)
+def async_backend(request: pytest.FixtureRequest) -> EngineBackend:
+    b: EngineBackend = request.param
+    require(b)
+    return b
+
+
+@pytest.fixture
+def engine(backend: EngineBackend) -> Iterator[Any]:
+    e = backend.make(16)
+    yield e
+    e.shutdown()
+
+
+@pytest.fixture
+def aengine(async_backend: EngineBackend) -> Iterator[Any]:
+    e = async_backend.make(16)
+    yield e
+    e.shutdown()
+
+
+@pytest.fixture
+def datafile(tmp_path: Path) -> Iterator[tuple[int, bytes]]:
+    data = random.Random(7).randbytes(64 * 1024)
+    p = tmp_path / "data"
+    p.write_bytes(data)
+    fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
+    yield fd, data
+    os.close(fd)
+
+
+def one(engine: Any, op: Any) -> Any:
+    sid = engine.submit(op)
+    return drain(engine, 1)[sid]
+
+
+@pytest.mark.covers(*CORE, "io_engine.Read", "io_engine.Write")
+def test_read_write_at_offsets(engine: Any, datafile: tuple[int, bytes]) -> None:
+    assert isinstance(engine, ie.IOEngine)
+    fd, data = datafile
+    bufs = [bytearray(4096) for _ in range(8)]
+    offs = [4096 * i + 17 for i in range(8)]
+    ids = engine.submit_many(ie.Read(fd, b, None, o) for b, o in zip(bufs, offs, strict=True))
+    assert len(set(ids)) == 8
+    got = drain(engine, 8)
+    for sid, b, o in zip(ids, bufs, offs, strict=True):
+        r = got[sid]
+        assert isinstance(r, ie.CompletionResult) and r.result == 4096 and r.error is None
+        assert r.value() == 4096
+        assert bytes(b) == data[o:o + 4096]
+    assert os.lseek(fd, 0, os.SEEK_CUR) == 0  # positional reads never move the offset
+    r = one(engine, ie.Write(fd, b"HELLO", None, 100))
+    assert r.result == 5
+    assert os.pread(fd, 5, 100) == b"HELLO"
+    r = one(engine, ie.Write(fd, memoryview(b"abcdef"), 3, 200))  # len limits the write
+    assert r.result == 3 and os.pread(fd, 4, 200) == b"abc" + data[203:204]
+
+
+@pytest.mark.covers("io_engine.Read", "io_engine.Write")
+def test_offset_minus_one_uses_and_advances_position(engine: Any,
+                                                     datafile: tuple[int, bytes]) -> None:
+    fd, data = datafile
+    os.lseek(fd, 1000, os.SEEK_SET)
+    b = bytearray(100)
+    assert one(engine, ie.Read(fd, b)).result == 100
+    assert bytes(b) == data[1000:1100]
+    assert os.lseek(fd, 0, os.SEEK_CUR) == 1100
+    assert one(engine, ie.Write(fd, b"xyz", None, -1)).result == 3
+    assert os.pread(fd, 3, 1100) == b"xyz"
+
+
+@pytest.mark.covers("io_engine.Read")
+def test_any_buffer_protocol_object(engine: Any, datafile: tuple[int, bytes]) -> None:
+    fd, data = datafile
+    m = mmap.mmap(-1, 8192)
+    arr = bytearray(300)
+    view = memoryview(arr)[100:200]
+    ids = engine.submit_many([ie.Read(fd, m, 4096, 0), ie.Read(fd, view, None, 50)])
+    got = drain(engine, 2)
+    assert got[ids[0]].result == 4096 and m[:4096] == data[:4096]
+    assert got[ids[1]].result == 100 and bytes(arr[100:200]) == data[50:150]
+    assert bytes(arr[:100]) == bytes(100)
+    m.close()
+
+
+@pytest.mark.covers("io_engine.Read", "io_engine.Write", "io_engine.Send", "io_engine.Recv")
+@pytest.mark.parametrize("make", [
+    lambda: ie.Read("3", bytearray(1)),
+    lambda: ie.Read(3, b"read-only"),
+    lambda: ie.Read(3, "text"),
+    lambda: ie.Write(3, 12),
+    lambda: ie.Recv(3, bytearray(1), None, -1),
+    lambda: ie.Send(3, b"x", -1),
+    lambda: ie.Read(3, bytearray(1), None, -2),
+    lambda: ie.Read(-1, bytearray(1)),
+    lambda: ie.Timeout(-1),
+    lambda: ie.Timeout(float("nan")),
+    lambda: ie.Timeout("1"),
+    lambda: ie.Cancel(-1),
+    lambda: ie.Fsync(3, 1),
+    lambda: ie.Connect(3, 1234),
+])
+def test_bad_op_arguments_raise_before_any_syscall(make: Any) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        make()
+
+
+@pytest.mark.covers(*CORE, "io_engine.Read", "io_engine.Nop")
+def test_bad_batch_submits_nothing(engine: Any, datafile: tuple[int, bytes]) -> None:
+    fd, _ = datafile
+    b = bytearray(10)
+    before = engine.statistics()["submitted"]
+    with pytest.raises(ValueError):
+        engine.submit_many([ie.Nop(), ie.Read(fd, b, 11, 0)])  # len beyond the buffer
+    with pytest.raises(TypeError):
+        engine.submit_many([ie.Nop(), "not an op"])
+    with pytest.raises(TypeError):
+        engine.poll("1")
+    assert engine.statistics()["submitted"] == before
+    assert engine.poll(0) == []
+    b.extend(b"x")  # not left pinned by the rejected batch
+
+
+@pytest.mark.covers(*CORE, "io_engine.Read", "io_engine.Close", "io_engine.Fsync")
+def test_failures_are_data(engine: Any, tmp_path: Path) -> None:
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)  # r is now a closed descriptor
+    res = one(engine, ie.Read(r, bytearray(10), None, 0))
+    assert res.result == -errno.EBADF
+    assert isinstance(res.error, errors.BadDescriptor) and res.error.errno == errno.EBADF
+    with pytest.raises(errors.BadDescriptor):
+        res.value()
+    assert one(engine, ie.Close(r)).result == -errno.EBADF
+    assert one(engine, ie.Fsync(r)).result == -errno.EBADF
+
+
+@pytest.mark.covers("io_engine.Nop", "io_engine.Fsync", "io_engine.Close")
+def test_nop_fsync_close(engine: Any, tmp_path: Path) -> None:
+    assert one(engine, ie.Nop()).result == 0
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT, 0o600)
+    os.write(fd, b"data")
+    assert one(engine, ie.Fsync(fd)).result == 0
+    assert one(engine, ie.Fsync(fd, datasync=True)).result == 0
+    assert one(engine, ie.Close(fd)).result == 0
+    with pytest.raises(OSError) as ei:
+        os.fstat(fd)
+    assert ei.value.errno == errno.EBADF
+
+
+@pytest.mark.covers("io_engine.Timeout")
+def test_timeout_completes_with_zero(engine: Any) -> None:
+    long_ = engine.submit(ie.Timeout(60))
+    short = engine.submit(ie.Timeout(0.01))
+    got = drain(engine, 1)
+    assert got == {short: got[short]} and got[short].result == 0
+    assert engine.poll(0) == []  # the 60 s timer has not fired
+    engine.cancel(long_)
+    assert drain(engine, 1)[long_].result == -errno.ECANCELED
+
+
+@pytest.mark.covers("io_engine.Cancel", "io_engine.Timeout")
+def test_cancel_op_on_timeout(engine: Any) -> None:
+    t = engine.submit(ie.Timeout(60))
+    c = engine.submit(ie.Cancel(t))
+    got = drain(engine, 2)
+    assert got[c].result == 0
+    assert got[t].result == -errno.ECANCELED and got[t].cancelled
+    assert got[t].error is not None and got[t].error.errno == errno.ECANCELED
+    # Nothing in flight under that id any more.
+    c2 = engine.submit(ie.Cancel(t))
+    assert drain(engine, 1)[c2].result == -errno.ENOENT
+    engine.cancel(t)  # the method form is a no-op for finished ops
+    assert engine.poll(0) == []
+
+
+@pytest.mark.covers("io_engine.Cancel", "io_engine.Recv")
+def test_cancel_pending_recv(aengine: Any) -> None:
+    a, b = socket.socketpair()
+    try:
+        buf = bytearray(16)
+        rid = aengine.submit(ie.Recv(a.fileno(), buf))
+        assert aengine.poll(0) == []
+        cid = aengine.submit(ie.Cancel(rid))
+        got = drain(aengine, 2)
+        assert got[cid].result == 0 and got[rid].result == -errno.ECANCELED
+        buf.extend(b"!")  # the buffer is no longer pinned
+        rid2 = aengine.submit(ie.Recv(a.fileno(), bytearray(16)))
+        aengine.cancel(rid2)
+        assert drain(aengine, 1)[rid2].result == -errno.ECANCELED
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.covers("io_engine.Close", "io_engine.Recv")
+def test_close_cancels_queued_ops_on_the_fd(aengine: Any) -> None:
+    a, b = socket.socketpair()
+    fd = a.detach()
+    try:
+        rid = aengine.submit(ie.Recv(fd, bytearray(8)))
+        assert aengine.poll(0) == []
+        cid = aengine.submit(ie.Close(fd))
+        got = drain(aengine, 2)
+        assert got[cid].result == 0 and got[rid].result == -errno.ECANCELED
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    finally:
+        b.close()
+
+
+@pytest.mark.covers(*CORE, "io_engine.Accept", "io_engine.Connect", "io_engine.Send",
+                    "io_engine.Recv")
+@pytest.mark.parametrize("family", ["inet", "inet6", "unix"])
+def test_accept_connect_send_recv(engine: Any, family: str, tmp_path: Path) -> None:
+    if family == "inet":
+        lst = socket.socket(socket.AF_INET)
+        lst.bind(("127.0.0.1", 0))
+    elif family == "inet6":
+        if not socket.has_ipv6:
+            pytest.skip("environment: no IPv6")
+        lst = socket.socket(socket.AF_INET6)
+        try:
+            lst.bind(("::1", 0))
+        except OSError:
+            lst.close()
+            pytest.skip("environment: no IPv6 loopback")
+    else:
+        lst = socket.socket(socket.AF_UNIX)
+        lst.bind(str(tmp_path / "s"))
+    lst.listen(8)
+    lst.setblocking(False)
+    cli = socket.socket(lst.family)
+    cli.setblocking(False)
+    acc_fd = -1
+    try:
+        cid = engine.submit(ie.Connect(cli.fileno(), lst.getsockname()))
+        conn = drain(engine, 1)[cid]
+        assert conn.result == 0
+        aid = engine.submit(ie.Accept(lst.fileno()))
+        acc = drain(engine, 1)[aid]
+        assert acc.result >= 0
+        acc_fd = acc.result
+        if family == "unix":
+            assert acc.address in ("", b"")  # an unbound client has no name
+        else:
+            assert acc.address[:2] == cli.getsockname()[:2]
+        assert os.get_inheritable(acc_fd) is False and os.get_blocking(acc_fd) is False
+        msg = b"ping" * 100
+        sid = engine.submit(ie.Send(cli.fileno(), msg))
+        assert drain(engine, 1)[sid].result == len(msg)
+        buf = bytearray(1000)
+        rid = engine.submit(ie.Recv(acc_fd, buf))
+        n = drain(engine, 1)[rid].result
+        assert n > 0 and bytes(buf[:n]) == msg[:n]
+    finally:
+        if acc_fd >= 0:
+            os.close(acc_fd)
+        cli.close()
+        lst.close()
+
+
+@pytest.mark.covers("io_engine.Connect")
+def test_connect_refused_reports_so_error(engine: Any) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    addr = probe.getsockname()
+    probe.close()  # nobody listens there now
+    cli = socket.socket()
+    cli.setblocking(False)
+    try:
+        res = one(engine, ie.Connect(cli.fileno(), addr))
+        assert res.result == -errno.ECONNREFUSED
+    finally:
+        cli.close()
+
+
+@pytest.mark.covers(*CORE, "io_engine.Nop")
+def test_submit_beyond_capacity_never_drops(backend: EngineBackend) -> None:
+    e = backend.make(4)
+    try:
+        cap = e.capacity
+        assert cap >= 4
+        ops = [ie.Nop() for _ in range(cap * 2 + 3)]
+        with pytest.raises(errors.WouldBlock) as ei:
+            e.submit_many(ops)
+        err = ei.value
+        assert err.submitted == cap and len(err.ids) == cap  # type: ignore[attr-defined]
+        got = drain(e, cap)
+        assert set(got) == set(err.ids)  # type: ignore[attr-defined]
+        rest = ops[cap:]
+        seen = len(got)
+        while rest:
+            try:
+                ids = e.submit_many(rest)
+                rest = []
+                n = len(ids)
+            except errors.WouldBlock as exc:
+                n = exc.submitted or 0
+                rest = rest[n:]
+            seen += len(drain(e, n))
+        assert seen == len(ops)
+    finally:
+        e.shutdown()
+
+
+@pytest.mark.covers(*CORE, "io_engine.Timeout")
+def test_poll_zero_never_blocks(engine: Any) -> None:
+    engine.submit(ie.Timeout(60))
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(engine.poll(0)))
+    t.start()
+    t.join(30)
+    assert not t.is_alive() and out == [[]]
+
+
+@pytest.mark.covers(*CORE)
+def test_wake_interrupts_a_blocked_poll(engine: Any) -> None:
+    engine.submit(ie.Timeout(120))
+    out: list[Any] = []
+    started = threading.Event()
+
+    def waiter() -> None:
+        started.set()
+        out.append(engine.poll(None))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    started.wait()
+    for _ in range(200):  # wake until the poll returns (it may not be blocked yet)
+        engine.wake()
+        t.join(0.05)
+        if not t.is_alive():
+            break
+    assert not t.is_alive() and out == [[]]
+    # A wake before poll is not lost either: the next blocking poll returns.
+    engine.wake()
+    assert engine.poll(None) == []
+
+
+@pytest.mark.covers(*CORE, "io_engine.Read", "io_engine.Accept", "io_engine.Timeout")
+def test_shutdown_with_ops_in_flight(backend: EngineBackend, tmp_path: Path) -> None:
+    before = open_fds()
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.setblocking(False)
+    a, b = socket.socketpair()
+    a.setblocking(False)  # SyncEngine performs at submit: it must not block here
+    bufs = [bytearray(64) for _ in range(4)]
+    e = backend.make(8)
+    with e:
+        e.submit(ie.Timeout(300))
+        e.submit(ie.Accept(lst.fileno()))
+        e.submit(ie.Accept(lst.fileno(), multishot=True))
+        for buf in bufs:
+            e.submit(ie.Recv(a.fileno(), buf))
+        # An Accept that may complete but is never reaped: its new fd must not leak.
+        c = socket.create_connection(lst.getsockname())
+    e.shutdown()  # idempotent
+    assert e.closed
+    with pytest.raises(OSError):
+        e.submit(ie.Nop())
+    for buf in bufs:
+        buf.extend(b"x")  # every pin was released
+    c.close()
+    lst.close()
+    a.close()
+    b.close()
+    assert open_fds() == before
+
+
+@pytest.mark.covers("io_engine.Read")
+def test_buffers_referenced_only_by_the_engine_are_pinned(engine: Any,
+                                                         datafile: tuple[int, bytes]) -> None:
+    fd, data = datafile
+    seen: dict[int, bytes] = {}
+
+    class Probe(bytearray):
+        tag = -1
+
+        def __del__(self) -> None:  # records the bytes when the engine lets go
+            seen[self.tag] = bytes(self)
+
+    ops = []
+    offsets = []
+    rng = random.Random(3)
+    for i in range(256):
+        buf = Probe(4096)
+        buf.tag = i
+        off = rng.randrange(0, len(data) - 4096)
+        offsets.append(off)
+        ops.append(ie.Read(fd, buf, None, off))
+    ids: list[int] = []
+    del buf
+    for k in range(0, 256, 16):
+        ids += engine.submit_many(ops[k:k + 16])
+        gc.collect()
+        ops[k:k + 16] = [None] * 16  # the engine holds the only reference now
+        gc.collect()
+        if k % 32 == 16:  # capacity is 32 here: reap as it fills
+            drain(engine, 32)
+    gc.collect()
+    while len(seen) < 256:
+        if not engine.poll(1):
+            gc.collect()
+    for i, off in enumerate(offsets):
+        assert seen[i] == data[off:off + 4096], i
+
+
+@pytest.mark.covers("io_engine.Read")
+def test_o_direct_random_reads_qd32(engine: Any, tmp_path: Path) -> None:
+    size = 4 << 20
+    data = random.Random(11).randbytes(size)
+    p = tmp_path / "direct"
+    p.write_bytes(data)
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_DIRECT | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            pytest.skip("environment: the filesystem refuses O_DIRECT")
+        raise
+    try:
+        from vllsi.memory import AlignedBuffer
+
+        bufs = [AlignedBuffer(4096, 4096) for _ in range(32)]
+        rng = random.Random(5)
+        for _ in range(4):
+            offs = [rng.randrange(0, size // 4096) * 4096 for _ in range(32)]
+            ids = engine.submit_many(ie.Read(fd, b, None, o) for b, o in zip(bufs, offs, strict=True))
+            got = drain(engine, 32)
+            for sid, b, o in zip(ids, bufs, offs, strict=True):
+                if got[sid].result == -errno.EINVAL:
+                    pytest.skip("environment: O_DIRECT reads refused")
+                assert got[sid].result == 4096
+                assert bytes(memoryview(b)) == data[o:o + 4096]
+        for b in bufs:
+            b.close()
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.covers("io_engine.IoEngineConfig", "io_engine.create_io_engine")
+def test_config_and_factory() -> None:
+    with pytest.raises(ValueError):
+        ie.IoEngineConfig(entries=0)
+    with pytest.raises(TypeError):
+        ie.IoEngineConfig(entries="8")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ie.create_io_engine("io_uring")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ie.create_io_engine(ie.IoEngineConfig(backend="nope"))
+    with ie.create_io_engine(ie.IoEngineConfig(entries=8, backend="sync")) as e:
+        assert e.backend == "sync" and e.capacity == 16
+    for b in BACKENDS:
+        if b.available() is None:
+            with ie.create_io_engine(ie.IoEngineConfig(backend=b.name)) as e:
+                assert e.backend == b.name and isinstance(e, ie.IOEngine)
+                assert one(e, ie.Nop()).result == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ie.EngineFallbackWarning)  # io_uring may be refused
+        e = ie.create_io_engine()
+    try:
+        assert e.backend in {"io_uring", "epoll", "sync", "kqueue", "iocp"}
+        assert isinstance(e, ie.IOEngine)
+    finally:
+        e.shutdown()
+
+
+@pytest.mark.covers("io_engine.CompletionOp", "io_engine.CompletionResult")
+def test_ops_are_frozen_and_results_decode() -> None:
+    op = ie.Read(3, bytearray(4), 2, 8)
+    assert isinstance(op, ie.OP_TYPES)
+    with pytest.raises(AttributeError):
+        op.fd = 4  # type: ignore[misc]
+    assert "bytearray" not in repr(op)  # buffers are not dumped into reprs
+    r = ie.CompletionResult(5, -errno.ENOENT)
+    assert isinstance(r.error, errors.NotFound) and not r.cancelled
+    assert ie.CompletionResult(5, 7).value() == 7
+    assert ie.CompletionResult(5, -errno.ECANCELED).cancelled
+
+
+@pytest.mark.covers("io_engine.Accept", "io_engine.CompletionResult", "io_engine.Cancel")
+def test_multishot_accept(aengine: Any) -> None:
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    lst.setblocking(False)
+    clients: list[socket.socket] = []
+    got: list[Any] = []
+    try:
+        sid = aengine.submit(ie.Accept(lst.fileno(), multishot=True))
+        for _ in range(3):
+            clients.append(socket.create_connection(lst.getsockname()))
+        misses = 0
+        while len(got) < 3 and misses < 40:
+            batch = aengine.poll(0.25)
+            misses += not batch
+            got += batch
+        assert len(got) == 3, got
+        assert all(r.submission_id == sid and r.result >= 0 and r.more for r in got)
+        assert sorted(r.address for r in got) == sorted(c.getsockname() for c in clients)
+        cid = aengine.submit(ie.Cancel(sid))
+        fin = drain(aengine, 2)
+        assert fin[cid].result == 0
+        assert fin[sid].result == -errno.ECANCELED and not fin[sid].more
+        assert aengine.statistics()["in_flight"] == 0
+    finally:
+        for r in got:
+            if r.result >= 0:
+                os.close(r.result)
+        for c in clients:
+            c.close()
+        lst.close()
+
+
+@linux_only
+@pytest.mark.covers("io_engine.Accept")
+def test_multishot_accept_on_sync_engine_accepts_once() -> None:
+    from vllsi.embedded import SyncEngine
+
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    c = socket.create_connection(lst.getsockname())
+    with SyncEngine() as e:
+        sid = e.submit(ie.Accept(lst.fileno(), multishot=True))
+        (r,) = e.poll(0)
+        assert r.submission_id == sid and r.result >= 0 and not r.more
+        os.close(r.result)
+        assert e.statistics()["in_flight"] == 0
+    c.close()
+    lst.close()

@@ -1,0 +1,549 @@
+"""Linux engine drivers: :class:`IoUringDriver` and its fallback :class:`EpollDriver`.
+
+Both implement :class:`vllsi.io_engine.IOEngine` and pass the same contract
+suite (``conformance/io_engine/``). :func:`vllsi.io_engine.create_io_engine`
+chooses io_uring when :func:`IoUringDriver.probe` says it works here, else
+epoll (warning once).
+
+io_uring memory ordering
+------------------------
+An io_uring instance is two single-producer/single-consumer rings shared with
+the kernel, mapped from the ring fd (``IORING_OFF_SQ_RING``, ``_CQ_RING``,
+``_SQES``; one mapping for both rings with ``IORING_FEAT_SINGLE_MMAP``). Each
+index has one writer: we own the SQ *tail* and the CQ *head*; the kernel owns the
+SQ *head* and the CQ *tail*. The rules:
+
+1. Submitting: fill the SQE (and the ``sq_array`` slot), then store the new SQ
+   tail with **release** semantics. The release orders every earlier write (the
+   SQE fields, and anything the SQE points to: the pinned buffer's address, the
+   timespec, the sockaddr) before the tail, so a kernel that sees the tail sees
+   the entry. (Without SQPOLL the io_uring_enter syscall is itself a barrier,
+   but SQPOLL's kernel thread reads the tail concurrently; we stay correct for
+   both.)
+2. Checking room: load the SQ head with **acquire**: the kernel has finished
+   reading the entries below it, so they may be overwritten.
+3. Reaping: load the CQ tail with **acquire**, so the CQEs below it (written
+   by the kernel before its release of the tail) are visible; read them; then
+   store the CQ head with **release**, so our reads complete before the kernel
+   may reuse those slots.
+4. Our own indices are read relaxed: only we write them.
+
+On x86_64 (TSO) acquire loads and release stores are plain moves plus a
+compiler barrier; on aarch64 they become ``ldar``/``stlr``. Python cannot
+express either, so every ring access is C (``_native/csrc/uring_ring.h``, used
+by ``csrc/fast/uring.c`` for the engine and ``csrc/ffi/uring.c`` for cffi
+callers) with the ``__atomic`` builtins. The C layer never makes a syscall;
+``io_uring_enter`` goes through the active tier (asm trampoline or libc).
+
+Lifetime: an SQE only carries addresses. The engine pins, per in-flight op, a
+strong reference to the op and an exported ``Py_buffer`` of its buffer (so a
+bytearray cannot be resized and an mmap cannot be closed under the kernel), and
+keeps the kernel-visible structs (timespec, sockaddr + socklen) inside a slot
+array that never moves. A slot is released only when its CQE is reaped.
+``shutdown`` cancels everything (``IORING_OP_ASYNC_CANCEL`` with
+``CANCEL_ANY``), then reaps until no slot is in flight before unmapping: a
+request the kernel could still complete keeps its memory. If the kernel does not
+give everything back within ``shutdown_grace`` seconds, the ring and its pins
+are kept referenced for the life of the process (never freed under the kernel).
+
+Other io_uring specifics: every SQE is zeroed before being filled (no stale
+fields); user_data is the SubmissionId (``sequence << 16 | slot``), internal
+requests have bit 63 set. Waits use ``IORING_ENTER_EXT_ARG`` with a relative
+timespec (EINTR: retried with the remaining time). Another thread wakes a
+blocked poll by writing the engine's eventfd, on which an internal
+``IORING_OP_READ`` is kept armed while polling. ``Close`` submits a hard-linked
+``ASYNC_CANCEL(fd, ALL)`` before ``IORING_OP_CLOSE``, so requests still queued on
+that fd complete with -ECANCELED, as in the epoll driver. Timeouts are
+``IORING_OP_TIMEOUT`` (-ETIME is reported as 0, per the contract). At most
+``capacity = 2 * entries`` ops are in flight; the CQ ring is sized at 4 x entries
+so completions (and the internal ones) never overflow it (a multishot Accept,
+``IORING_ACCEPT_MULTISHOT``, keeps its slot while its CQEs carry
+``IORING_CQE_F_MORE``; beyond the CQ ring the kernel's NODROP backlog holds them).
+``submit_reads``/``submit_writes`` fill a batch of SQEs in one C call without op
+objects, and ``IoEngineConfig(batch_submit=True)`` leaves SQEs for the next
+``poll`` so one io_uring_enter both submits and waits. Not done yet: registered
+buffers and files, multishot recv with provided-buffer rings, user-visible
+linked ops.
+
+What the epoll emulation can and cannot promise
+-----------------------------------------------
+The epoll driver turns readiness into completions: it performs the operation
+(recv/send/accept4/read/write) when the descriptor is ready, using edge-
+triggered registrations made once per descriptor and per-fd FIFO queues for the
+read and write sides. It *can* promise: the same results as io_uring for
+sockets, pipes, eventfds and other pollable files (real accept with the peer
+address, connect completed with SO_ERROR, per-op errors as data, FIFO order per
+fd and direction, Timeout, Cancel of anything not yet performed, a working wake).
+It *cannot* promise:
+
+- asynchrony for regular files and block devices: epoll refuses them (EPERM),
+  so Read/Write/Fsync on them run synchronously at submit (pread/pwrite with
+  the offset honoured, read/write at the position for offset -1). A slow disk
+  blocks the caller; io_uring does not.
+- cancellation of an op already performed: a Cancel finds only queued ops
+  (-ENOENT otherwise); io_uring may stop a request in progress.
+- descriptor state: the driver makes pollable non-socket descriptors (pipes,
+  ttys) non-blocking (O_NONBLOCK is shared by every dup of the file), because a
+  readiness-driven driver must never block; sockets are used with
+  MSG_DONTWAIT instead and left as they are.
+- descriptors closed behind its back: close them with a ``Close`` op, or call
+  :meth:`EpollDriver.forget` before the number can be reused.
+- submission order across different descriptors, and zero syscalls per op: an
+  op on a ready descriptor is performed at submit (one syscall), a waiting one
+  costs an epoll wait shared with every other ready descriptor.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import threading
+import time
+import warnings
+from collections.abc import Iterable
+from typing import Any, Final
+
+from vllsi import errors
+from vllsi import io_engine as _ie
+from vllsi.linux import _ops, _sockaddr
+from vllsi.linux import _syscall as _s
+from vllsi.linux import event as _ev
+from vllsi.linux._epoll import EpollDriver
+
+__all__ = ["EpollDriver", "IoUringDriver"]
+
+try:
+    from vllsi.linux import _fast as _native
+
+    _HAVE_RING = hasattr(_native, "uring_ring")
+except ImportError:  # no compiled extension: io_uring is unavailable (epoll is used)
+    _native = None  # type: ignore[assignment]
+    _HAVE_RING = False
+
+# include/uapi/linux/io_uring.h
+IORING_OFF_SQ_RING: Final = 0
+IORING_OFF_CQ_RING: Final = 0x8000000
+IORING_OFF_SQES: Final = 0x10000000
+IORING_FEAT_SINGLE_MMAP: Final = 1 << 0
+IORING_FEAT_NODROP: Final = 1 << 1
+IORING_FEAT_RW_CUR_POS: Final = 1 << 3
+IORING_FEAT_EXT_ARG: Final = 1 << 8
+IORING_ENTER_GETEVENTS: Final = 1 << 0
+IORING_ENTER_EXT_ARG: Final = 1 << 3
+IORING_REGISTER_PROBE: Final = 8
+IORING_OP_ASYNC_CANCEL: Final = 14
+IORING_ASYNC_CANCEL_ALL: Final = 1 << 0
+IORING_ASYNC_CANCEL_ANY: Final = 1 << 2
+NEEDED_OPCODES: Final = (0, 3, 11, 13, 14, 16, 19, 22, 23, 26, 27)
+NEEDED_FEATURES: Final = (IORING_FEAT_NODROP | IORING_FEAT_RW_CUR_POS | IORING_FEAT_EXT_ARG)
+_INTERNAL_CANCEL: Final = (1 << 63) | 2
+_INTERNAL_SHUTDOWN: Final = (1 << 63) | 3
+
+_NR_MMAP: Final = _s.NR["mmap"]
+_NR_MUNMAP: Final = _s.NR["munmap"]
+_NR_ENTER: Final = _s.NR["io_uring_enter"]
+_PROT_RW: Final = 0x1 | 0x2
+_MAP_SHARED_POPULATE: Final = 0x01 | 0x8000
+_ETIME: Final = _errno.ETIME
+_EINTR: Final = _errno.EINTR
+
+_graveyard: list[Any] = []  # rings the kernel never gave back: kept mapped and pinned
+
+
+def _mmap(fd: int, size: int, offset: int) -> int:
+    r = _s.syscall(_NR_MMAP, 0, size, _PROT_RW, _MAP_SHARED_POPULATE, fd, offset)
+    return _s.check(r, "mmap")
+
+
+def _encode_connect(op: Any) -> bytes:
+    return _ops.connect_sockaddr(op.fd, op.address)
+
+
+def _decode_accept(raw: Any) -> Any:
+    """The peer of an Accept: a raw sockaddr, or (multishot) the new fd to ask."""
+    if isinstance(raw, int):
+        from vllsi.linux import net
+
+        try:
+            return _sockaddr.decode(net.getpeername(raw))
+        except errors.VllsiError:
+            return ""  # the peer is already gone (still an Accept result: never None)
+    return _sockaddr.decode(raw)
+
+
+class IoUringDriver:
+    """io_uring_setup + mmap + io_uring_enter: the IOEngine contract over io_uring.
+
+    See the module docstring for the ring protocol, pinning, wake-up and timeouts.
+    Besides the contract it offers :meth:`submit_reads`/:meth:`submit_writes`
+    (batches without op objects), ``params`` (what io_uring_setup reported) and
+    :meth:`probe`.
+
+    Args: config: IoEngineConfig (``entries`` = SQ ring size).
+    Raises: Unsupported (io_uring refused, or the opcodes/features the contract
+    needs are missing: ``IoUringDriver.probe()`` says which), PermissionDenied/EPERM
+    (seccomp, ``kernel.io_uring_disabled``), ResourceExhausted/ENOMEM, EMFILE.
+    Availability: Linux >= 5.19 with the native extension built.
+    """
+
+    backend = "io_uring"
+    shutdown_grace = 10.0
+
+    @staticmethod
+    def probe() -> tuple[bool, str]:
+        """(True, "ok") if this driver can run here, else (False, why)."""
+        if not _HAVE_RING:
+            return False, "the native ring helpers (vllsi.linux._fast) are not built"
+        try:
+            fd, params = _ev.io_uring_setup(4)
+        except errors.VllsiError as exc:
+            return False, f"io_uring_setup: {_errno.errorcode.get(exc.errno or 0, exc.errno)}"
+        try:
+            missing = NEEDED_FEATURES & ~params.features
+            if missing:
+                return False, f"kernel lacks io_uring features {missing:#x}"
+            probe = bytearray(16 + 256 * 8)
+            try:
+                _ev.io_uring_register(fd, IORING_REGISTER_PROBE, probe, 256)
+            except errors.VllsiError as exc:
+                return False, f"IORING_REGISTER_PROBE: {exc.strerror}"
+            supported = {probe[16 + i * 8] for i in range(probe[1])
+                         if probe[16 + i * 8 + 2] & 1}
+            lacking = [op for op in NEEDED_OPCODES if op not in supported]
+            if lacking:
+                return False, f"kernel lacks io_uring opcodes {lacking}"
+            return True, "ok"
+        finally:
+            _s.syscall(_ops.NR_CLOSE, fd)
+
+    def __init__(self, config: _ie.IoEngineConfig | None = None) -> None:
+        if config is None:
+            config = _ie.IoEngineConfig()
+        elif not isinstance(config, _ie.IoEngineConfig):
+            raise TypeError(f"config must be an IoEngineConfig, not {type(config).__name__}")
+        self._closed = True
+        self._wake_lock = threading.Lock()  # wake() never writes to a closed (reused) fd
+        self._maps: list[tuple[int, int]] = []
+        self._ring_fd = -1
+        self._wakefd = -1
+        self._ring: Any = None
+        if not _HAVE_RING:
+            raise errors.unsupported("io_uring without the native extension",
+                                     syscall="io_uring_setup")
+        entries = config.entries
+        cq = 1 << max(2, (4 * entries - 1).bit_length())
+        self._ring_fd, p = _ev.io_uring_setup(entries, cq_entries=cq)
+        try:
+            self._setup(p, 2 * entries)
+        except BaseException:
+            self._release()
+            raise
+        self.capacity = 2 * entries
+        self.params = p
+        self._eager = not config.batch_submit
+        self._stats = {"submitted": 0, "completed": 0, "cancelled": 0, "waits": 0,
+                       "enters": 0}
+        self._closed = False
+
+    def _setup(self, p: _ev.IoUringParams, nslots: int) -> None:
+        if p.features & NEEDED_FEATURES != NEEDED_FEATURES:
+            raise errors.unsupported("io_uring without NODROP/RW_CUR_POS/EXT_ARG",
+                                     syscall="io_uring_setup")
+        so, co = p.sq_off, p.cq_off
+        sq_size = so["array"] + p.sq_entries * 4
+        cq_size = co["cqes"] + p.cq_entries * 16
+        fd = self._ring_fd
+        if p.features & IORING_FEAT_SINGLE_MMAP:
+            size = max(sq_size, cq_size)
+            sq = _mmap(fd, size, IORING_OFF_SQ_RING)
+            self._maps.append((sq, size))
+            cqb = sq
+        else:
+            sq = _mmap(fd, sq_size, IORING_OFF_SQ_RING)
+            self._maps.append((sq, sq_size))
+            cqb = _mmap(fd, cq_size, IORING_OFF_CQ_RING)
+            self._maps.append((cqb, cq_size))
+        sqes = _mmap(fd, p.sq_entries * 64, IORING_OFF_SQES)
+        self._maps.append((sqes, p.sq_entries * 64))
+        self._wakefd = _ev.eventfd2(0, _ev.EFD_CLOEXEC)
+        self._ring = _native.uring_ring(
+            sq + so["head"], sq + so["tail"], _u32_at(sq + so["ring_mask"]),
+            _u32_at(sq + so["ring_entries"]), sq + so["array"], sqes,
+            cqb + co["head"], cqb + co["tail"], _u32_at(cqb + co["ring_mask"]),
+            _u32_at(cqb + co["ring_entries"]), cqb + co["cqes"], nslots,
+            _ie.OP_TYPES, _ie.CompletionResult, _encode_connect, _decode_accept,
+        )
+        self._sq_entries = p.sq_entries
+        self._arg = _ev.ffi.new("uint64_t[3]")  # struct io_uring_getevents_arg
+        self._arg_addr = int(_ev.ffi.cast("uintptr_t", self._arg))
+        self._ts = _ev.ffi.new("struct __kernel_timespec *")
+        self._ts_addr = int(_ev.ffi.cast("uintptr_t", self._ts))
+        self._one = _ev.ffi.new("uint64_t[1]", [1])
+        self._one_addr = int(_ev.ffi.cast("uintptr_t", self._one))
+
+    # -- submission ---------------------------------------------------------------
+    def _enter(self, to_submit: int, min_complete: int, flags: int, arg: int = 0,
+               argsz: int = 0) -> int:
+        self._stats["enters"] += 1
+        return int(_s.syscall_blocking(_NR_ENTER, self._ring_fd, to_submit, min_complete,
+                                       flags, arg, argsz))
+
+    def _flush(self) -> None:
+        """Hand every filled SQE to the kernel."""
+        pending = self._ring.pending
+        while True:
+            to_submit = pending()
+            if not to_submit:
+                return
+            r = self._enter(to_submit, 0, 0)
+            if r == -_EINTR:
+                continue
+            if r < 0:
+                if r in (-_errno.EAGAIN, -_errno.EBUSY):
+                    # Kernel short of memory or CQ backlog: reap and retry.
+                    return
+                _s.check(r, "io_uring_enter")
+
+    def submit(self, op: Any) -> int:
+        """Submit one op (see IOEngine); returns its SubmissionId."""
+        if self._closed:
+            raise _ie.closed_error()
+        got, _, status = self._ring.prep([op], 0)
+        if status == 1:  # SQ ring full: flush, then retry
+            self._flush()
+            got, _, status = self._ring.prep([op], 0)
+        if status == 2 or not got:
+            raise _ie.would_block([], self.capacity)
+        if self._eager:
+            self._flush()
+        self._stats["submitted"] += 1
+        sid: int = got[0]
+        return sid
+
+    def submit_many(self, ops: Iterable[Any]) -> list[int]:
+        """Submit ops in order with one io_uring_enter per SQ-ring's worth.
+
+        Raises: TypeError/ValueError (nothing submitted), WouldBlock with
+        ``.submitted``/``.ids`` at capacity, BadDescriptor after shutdown.
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        batch = ops if type(ops) is list else list(ops)
+        if len(batch) > self._sq_entries:
+            _precheck(batch)
+        ids: list[int] = []
+        start = 0
+        ring = self._ring
+        while True:
+            got, start, status = ring.prep(batch, start)
+            ids.extend(got)
+            if self._eager or status:
+                self._flush()
+            if status == 0:
+                break
+            if status == 2:
+                self._stats["submitted"] += len(ids)
+                raise _ie.would_block(ids, self.capacity)
+        self._stats["submitted"] += len(ids)
+        return ids
+
+    def submit_reads(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
+                     ) -> list[int]:
+        """Submit one Read per (buffer, offset) on ``fd`` (each reads the whole buffer):
+        the batch form of :class:`~vllsi.io_engine.Read`, without op objects.
+
+        Raises: as :meth:`submit_many`; ValueError when the lengths differ.
+        """
+        return self._submit_rw(fd, buffers, offsets, False)
+
+    def submit_writes(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
+                      ) -> list[int]:
+        """Submit one Write per (buffer, offset) on ``fd``: the batch form of
+        :class:`~vllsi.io_engine.Write`. Raises: as :meth:`submit_reads`."""
+        return self._submit_rw(fd, buffers, offsets, True)
+
+    def _submit_rw(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int],
+                   write: bool) -> list[int]:
+        if self._closed:
+            raise _ie.closed_error()
+        f = _ie._fd(fd)
+        bufs = buffers if type(buffers) is list else list(buffers)
+        offs = offsets if type(offsets) is list else list(offsets)
+        if len(bufs) != len(offs):
+            raise ValueError("buffers and offsets differ in length")
+        if len(bufs) > self._sq_entries:
+            _precheck([(_ie.Write if write else _ie.Read)(f, b, None, o)
+                       for b, o in zip(bufs, offs, strict=True)])
+        ids: list[int] = []
+        start = 0
+        ring = self._ring
+        while True:
+            got, start, status = ring.prep_rw(f, bufs, offs, write, start)
+            ids.extend(got)
+            if self._eager or status:
+                self._flush()
+            if status == 0:
+                break
+            if status == 2:
+                self._stats["submitted"] += len(ids)
+                raise _ie.would_block(ids, self.capacity)
+        self._stats["submitted"] += len(ids)
+        return ids
+
+    # -- completion ---------------------------------------------------------------
+    def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
+        """Reap completions: None waits for one (or a wake), 0 never waits.
+
+        EINTR is retried with the remaining time (PEP 475).
+        """
+        t = _ie.check_timeout(timeout)
+        if self._closed:
+            raise _ie.closed_error()
+        ring = self._ring
+        out: list[_ie.CompletionResult] = ring.reap()
+        if out or t == 0.0:
+            if (t == 0.0 and not out) or not self._eager:
+                self._flush()
+                if not out:
+                    out = ring.reap()
+            self._stats["completed"] += len(out)
+            return out
+        self._stats["waits"] += 1
+        ring.arm_wake(self._wakefd)
+        end = None if t is None else time.monotonic_ns() + int(t * 1e9)
+        arg, ts = self._arg, self._ts
+        while True:
+            if end is None:
+                arg[2] = 0
+            else:
+                left = max(0, end - time.monotonic_ns())
+                ts.tv_sec, ts.tv_nsec = divmod(left, 1_000_000_000)
+                arg[2] = self._ts_addr
+            r = self._enter(ring.pending(), 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                            self._arg_addr, 24)
+            out = ring.reap()
+            fired = ring.woken()
+            if out or fired:
+                break
+            if r == -_ETIME or (end is not None and time.monotonic_ns() >= end):
+                break
+            if r < 0 and r not in (-_EINTR, -_errno.EAGAIN, -_errno.EBUSY):
+                _s.check(r, "io_uring_enter")
+            ring.arm_wake(self._wakefd)  # no-op while armed
+        if fired:
+            ring.arm_wake(self._wakefd)
+        self._stats["completed"] += len(out)
+        return out
+
+    def cancel(self, submission_id: int) -> None:
+        """Cancel an in-flight op (IORING_OP_ASYNC_CANCEL); it completes with
+        -ECANCELED, or normally if it was already done. No-op for unknown ids."""
+        if isinstance(submission_id, bool) or not isinstance(submission_id, int):
+            raise TypeError("submission_id must be int")
+        if self._closed:
+            raise _ie.closed_error()
+        if not self._ring.owns(submission_id):
+            return
+        self._raw(IORING_OP_ASYNC_CANCEL, 0, submission_id, 0, 0, 0, _INTERNAL_CANCEL)
+        self._flush()
+        self._stats["cancelled"] += 1
+
+    def _raw(self, *sqe: int) -> None:
+        while not self._ring.raw(*sqe, 0):
+            self._flush()
+
+    def wake(self) -> None:
+        """Interrupt a poll blocked in another thread (writes the wake eventfd)."""
+        with self._wake_lock:
+            if not self._closed:
+                _s.syscall(_ops.NR_WRITE, self._wakefd, self._one_addr, 8)
+
+    # -- shutdown -----------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Cancel everything in flight, reap it, release every pin, unmap, close."""
+        with self._wake_lock:
+            if self._closed:
+                return
+            self._closed = True
+        ring = self._ring
+        leftovers: list[_ie.CompletionResult] = []
+        self._raw(IORING_OP_ASYNC_CANCEL, 0, 0, 0, 0,
+                  IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL, _INTERNAL_SHUTDOWN)
+        self._flush()
+        deadline = time.monotonic() + self.shutdown_grace
+        while True:
+            leftovers.extend(ring.reap())
+            st = ring.state()
+            if st[2] == 0 and not st[3]:
+                break
+            if time.monotonic() > deadline:
+                warnings.warn("io_uring requests did not complete at shutdown; their "
+                              "buffers stay pinned for the life of the process",
+                              ResourceWarning, stacklevel=2)
+                _graveyard.append((ring, self._maps))
+                self._maps = []
+                self._ring = None
+                break
+            if st[3] or st[2]:
+                # Re-cancel (requests may have been queued behind) and wait a little.
+                self._raw(IORING_OP_ASYNC_CANCEL, 0, 0, 0, 0,
+                          IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
+                          _INTERNAL_SHUTDOWN)
+                self._ts.tv_sec, self._ts.tv_nsec = 0, 50_000_000
+                self._arg[2] = self._ts_addr
+                self._enter(ring.state()[0], 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                            self._arg_addr, 24)
+        from vllsi.embedded import _close_unreaped_accepts
+
+        _close_unreaped_accepts(leftovers)
+        self._ring = None
+        self._release()
+
+    def _release(self) -> None:
+        for addr, size in self._maps:
+            _s.syscall(_NR_MUNMAP, addr, size)
+        self._maps = []
+        for fd in (self._wakefd, self._ring_fd):
+            if fd >= 0:
+                _s.syscall(_ops.NR_CLOSE, fd)
+        self._wakefd = self._ring_fd = -1
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: submitted, completed, cancelled, waits, enters, in_flight."""
+        s = dict(self._stats)
+        s["in_flight"] = 0 if self._ring is None else self._ring.state()[2]
+        return s
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> IoUringDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.shutdown()
+        except Exception:
+            pass
+
+
+def _u32_at(address: int) -> int:
+    v: int = _ev.ffi.cast("uint32_t *", address)[0]
+    return int(v)
+
+
+def _precheck(ops: list[Any]) -> None:
+    """Validate a batch larger than the SQ ring before any of it goes in."""
+    for op in ops:
+        t = type(op)
+        if not isinstance(op, _ie.OP_TYPES):
+            raise TypeError(f"not an engine op: {t.__name__}")
+        if isinstance(op, (_ie.Read, _ie.Recv, _ie.Write, _ie.Send)):
+            p = _ops.Pin(op.buf, isinstance(op, (_ie.Read, _ie.Recv)), op.len)
+            p.release()
+        elif isinstance(op, _ie.Connect):
+            _encode_connect(op)

@@ -1,0 +1,2 @@
+/* bcrypt.dll */
+NTSTATUS BCryptGenRandom(PVOID hAlgorithm, UCHAR *pbBuffer, ULONG cbBuffer, ULONG dwFlags);

@@ -1,0 +1,132 @@
+"""Win32 error codes (winerror.h) and their POSIX errno, by name.
+
+The mapping follows the C runtime's ``_dosmaperr`` where it has an entry,
+and the Winsock WSAE* codes map to the errno of the same name. Errno values are
+looked up by name in the *host's* ``errno`` module, so the exception class is
+chosen exactly as on POSIX (``vllsi.errors.class_for_errno``). A code without
+an entry maps to EINVAL, as CPython does; ``.winerror`` always keeps the
+original. ERROR_LOCK_VIOLATION maps to EAGAIN (a would-block conflict), which
+the locking backend reports as LockConflict.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from typing import Final
+
+# (winerror name, value, errno name)
+TABLE: Final[tuple[tuple[str, int, str], ...]] = (
+    ("ERROR_INVALID_FUNCTION", 1, "EINVAL"),
+    ("ERROR_FILE_NOT_FOUND", 2, "ENOENT"),
+    ("ERROR_PATH_NOT_FOUND", 3, "ENOENT"),
+    ("ERROR_TOO_MANY_OPEN_FILES", 4, "EMFILE"),
+    ("ERROR_ACCESS_DENIED", 5, "EACCES"),
+    ("ERROR_INVALID_HANDLE", 6, "EBADF"),
+    ("ERROR_ARENA_TRASHED", 7, "ENOMEM"),
+    ("ERROR_NOT_ENOUGH_MEMORY", 8, "ENOMEM"),
+    ("ERROR_INVALID_BLOCK", 9, "ENOMEM"),
+    ("ERROR_BAD_ENVIRONMENT", 10, "E2BIG"),
+    ("ERROR_BAD_FORMAT", 11, "ENOEXEC"),
+    ("ERROR_INVALID_ACCESS", 12, "EINVAL"),
+    ("ERROR_INVALID_DATA", 13, "EINVAL"),
+    ("ERROR_OUTOFMEMORY", 14, "ENOMEM"),
+    ("ERROR_INVALID_DRIVE", 15, "ENOENT"),
+    ("ERROR_CURRENT_DIRECTORY", 16, "EACCES"),
+    ("ERROR_NOT_SAME_DEVICE", 17, "EXDEV"),
+    ("ERROR_NO_MORE_FILES", 18, "ENOENT"),
+    ("ERROR_WRITE_PROTECT", 19, "EROFS"),
+    ("ERROR_SHARING_VIOLATION", 32, "EACCES"),
+    ("ERROR_LOCK_VIOLATION", 33, "EAGAIN"),
+    ("ERROR_HANDLE_EOF", 38, "EIO"),
+    ("ERROR_HANDLE_DISK_FULL", 39, "ENOSPC"),
+    ("ERROR_NOT_SUPPORTED", 50, "EOPNOTSUPP"),
+    ("ERROR_BAD_NETPATH", 53, "ENOENT"),
+    ("ERROR_NETNAME_DELETED", 64, "ECONNRESET"),
+    ("ERROR_NETWORK_ACCESS_DENIED", 65, "EACCES"),
+    ("ERROR_BAD_NET_NAME", 67, "ENOENT"),
+    ("ERROR_FILE_EXISTS", 80, "EEXIST"),
+    ("ERROR_CANNOT_MAKE", 82, "EACCES"),
+    ("ERROR_INVALID_PARAMETER", 87, "EINVAL"),
+    ("ERROR_BROKEN_PIPE", 109, "EPIPE"),
+    ("ERROR_DISK_FULL", 112, "ENOSPC"),
+    ("ERROR_CALL_NOT_IMPLEMENTED", 120, "ENOSYS"),
+    ("ERROR_SEM_TIMEOUT", 121, "ETIMEDOUT"),
+    ("ERROR_INSUFFICIENT_BUFFER", 122, "ENOBUFS"),
+    ("ERROR_INVALID_NAME", 123, "ENOENT"),
+    ("ERROR_MOD_NOT_FOUND", 126, "ENOENT"),
+    ("ERROR_PROC_NOT_FOUND", 127, "ENOSYS"),
+    ("ERROR_NEGATIVE_SEEK", 131, "EINVAL"),
+    ("ERROR_DIR_NOT_EMPTY", 145, "ENOTEMPTY"),
+    ("ERROR_NOT_LOCKED", 158, "ENOLCK"),
+    ("ERROR_BAD_PATHNAME", 161, "ENOENT"),
+    ("ERROR_LOCK_FAILED", 167, "ENOLCK"),
+    ("ERROR_BUSY", 170, "EBUSY"),
+    ("ERROR_ALREADY_EXISTS", 183, "EEXIST"),
+    ("ERROR_FILENAME_EXCED_RANGE", 206, "ENAMETOOLONG"),
+    ("ERROR_PIPE_BUSY", 231, "EBUSY"),
+    ("ERROR_NO_DATA", 232, "EPIPE"),
+    ("ERROR_MORE_DATA", 234, "EMSGSIZE"),
+    ("WAIT_TIMEOUT", 258, "ETIMEDOUT"),
+    ("ERROR_DIRECTORY", 267, "ENOTDIR"),
+    ("ERROR_INVALID_ADDRESS", 487, "EINVAL"),
+    ("ERROR_OPERATION_ABORTED", 995, "ECANCELED"),
+    ("ERROR_IO_INCOMPLETE", 996, "EINPROGRESS"),
+    ("ERROR_IO_PENDING", 997, "EINPROGRESS"),
+    ("ERROR_NOACCESS", 998, "EFAULT"),
+    ("ERROR_INVALID_FLAGS", 1004, "EINVAL"),
+    ("ERROR_NETWORK_UNREACHABLE", 1231, "ENETUNREACH"),
+    ("ERROR_HOST_UNREACHABLE", 1232, "EHOSTUNREACH"),
+    ("ERROR_CONNECTION_REFUSED", 1225, "ECONNREFUSED"),
+    ("ERROR_GRACEFUL_DISCONNECT", 1226, "EPIPE"),
+    ("ERROR_ADDRESS_ALREADY_ASSOCIATED", 1227, "EADDRINUSE"),
+    ("ERROR_CONNECTION_ABORTED", 1236, "ECONNABORTED"),
+    ("ERROR_PRIVILEGE_NOT_HELD", 1314, "EPERM"),
+    ("ERROR_COMMITMENT_LIMIT", 1455, "ENOMEM"),
+    ("ERROR_TIMEOUT", 1460, "ETIMEDOUT"),
+    ("ERROR_NOT_ENOUGH_QUOTA", 1816, "ENOMEM"),
+    ("WSAEINTR", 10004, "EINTR"),
+    ("WSAEBADF", 10009, "EBADF"),
+    ("WSAEACCES", 10013, "EACCES"),
+    ("WSAEFAULT", 10014, "EFAULT"),
+    ("WSAEINVAL", 10022, "EINVAL"),
+    ("WSAEMFILE", 10024, "EMFILE"),
+    ("WSAEWOULDBLOCK", 10035, "EWOULDBLOCK"),
+    ("WSAEINPROGRESS", 10036, "EINPROGRESS"),
+    ("WSAEALREADY", 10037, "EALREADY"),
+    ("WSAENOTSOCK", 10038, "ENOTSOCK"),
+    ("WSAEDESTADDRREQ", 10039, "EDESTADDRREQ"),
+    ("WSAEMSGSIZE", 10040, "EMSGSIZE"),
+    ("WSAEPROTOTYPE", 10041, "EPROTOTYPE"),
+    ("WSAENOPROTOOPT", 10042, "ENOPROTOOPT"),
+    ("WSAEPROTONOSUPPORT", 10043, "EPROTONOSUPPORT"),
+    ("WSAEOPNOTSUPP", 10045, "EOPNOTSUPP"),
+    ("WSAEAFNOSUPPORT", 10047, "EAFNOSUPPORT"),
+    ("WSAEADDRINUSE", 10048, "EADDRINUSE"),
+    ("WSAEADDRNOTAVAIL", 10049, "EADDRNOTAVAIL"),
+    ("WSAENETDOWN", 10050, "ENETDOWN"),
+    ("WSAENETUNREACH", 10051, "ENETUNREACH"),
+    ("WSAENETRESET", 10052, "ENETRESET"),
+    ("WSAECONNABORTED", 10053, "ECONNABORTED"),
+    ("WSAECONNRESET", 10054, "ECONNRESET"),
+    ("WSAENOBUFS", 10055, "ENOBUFS"),
+    ("WSAEISCONN", 10056, "EISCONN"),
+    ("WSAENOTCONN", 10057, "ENOTCONN"),
+    ("WSAESHUTDOWN", 10058, "EPIPE"),
+    ("WSAETIMEDOUT", 10060, "ETIMEDOUT"),
+    ("WSAECONNREFUSED", 10061, "ECONNREFUSED"),
+    ("WSAELOOP", 10062, "ELOOP"),
+    ("WSAENAMETOOLONG", 10063, "ENAMETOOLONG"),
+    ("WSAEHOSTUNREACH", 10065, "EHOSTUNREACH"),
+    ("WSAENOTEMPTY", 10066, "ENOTEMPTY"),
+    ("WSANOTINITIALISED", 10093, "EINVAL"),
+)
+
+CODES: Final[dict[str, int]] = {name: code for name, code, _ in TABLE}
+_TO_ERRNO: Final[dict[int, int]] = {
+    code: getattr(_errno, en, _errno.EINVAL) for _, code, en in TABLE
+}
+
+
+def winerror_to_errno(code: int) -> int:
+    """The host errno for Win32 error ``code`` (EINVAL when it has no entry)."""
+    return _TO_ERRNO.get(code, _errno.EINVAL)
