@@ -69,6 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="interleaved rounds per group (default 5; round 0 is the first pass)")
     g.addoption("--vl-out", default=None, help="write this session's measurements (JSON)")
     g.addoption("--vl-area", default=None, help="area label (default: from bench_<area>.py)")
+    g.addoption("--vl-quick", action="store_true",
+                help="(run.py --quick) clamp benchmark.pedantic to 1 round, no warm-up")
     g.addoption("--vl-callgrind", default=None, metavar="SO",
                 help="(run.py --callgrind) count instructions: run each benchmarked callable "
                      "CG_CALLS times with collection toggled on through this helper library")
@@ -315,7 +317,23 @@ def benchmark(benchmark: Any, request: pytest.FixtureRequest) -> Any:
     so = request.config.getoption("--vl-callgrind")
     if so:
         _callgrind_patch(benchmark, so)
+    elif request.config.getoption("--vl-quick"):
+        _quick_patch(benchmark)
     return benchmark
+
+
+def _quick_patch(fx: Any) -> None:
+    """Smoke runs: a pedantic benchmark does one round (the harness still interleaves)."""
+    orig = fx._raw_pedantic
+
+    def raw_pedantic(target: Callable[..., Any], args: tuple[Any, ...] = (),
+                     kwargs: dict[str, Any] | None = None, setup: Any = None,
+                     teardown: Any = None, rounds: int = 1, warmup_rounds: int = 0,
+                     iterations: int = 1) -> Any:
+        return orig(target, args=args, kwargs=kwargs, setup=setup, teardown=teardown,
+                    rounds=1, warmup_rounds=0, iterations=iterations)
+
+    fx._raw_pedantic = raw_pedantic
 
 
 def _callgrind_patch(fx: Any, so: str) -> None:

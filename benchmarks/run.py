@@ -16,8 +16,9 @@ kernel, Python, package versions, every measurement and row), the chart
 ``benchmarks/results/latest.png`` and ``latest.md`` (quick runs:
 ``...-quick.json``, ``quick.png``, not committed).
 
-``--quick`` (CI smoke test, under 3 minutes): 3 rounds of 0.02 s per test and a
-global time budget. The exit status is non-zero only when the harness itself or
+``--quick`` (CI smoke test, under 3 minutes): 3 rounds of 0.02 s per test,
+``benchmark.pedantic`` clamped to one round, 45 s per area at most and a global
+time budget (areas past it are listed as not run). The exit status is non-zero only when the harness itself or
 a benchmark process crashes (signal, pytest internal/usage error, no results from an
 area that dies); failed or skipped benchmarks, areas killed on timeout and
 missed targets are reported, not fatal (``--strict`` makes failures and timeouts
@@ -211,7 +212,8 @@ def run_area(py: Path, area: str, args: argparse.Namespace, outdir: Path, timeou
     cmd = [str(py), "-m", "pytest", f"bench_{area}.py", "-v", "-p", "no:cacheprovider",
            f"--vl-rounds={args.rounds}", f"--benchmark-max-time={args.max_time}",
            "--benchmark-min-rounds=5", f"--vl-out={out}", "--benchmark-sort=name",
-           "--benchmark-columns=min,median,iqr,rounds,iterations", *args.pytest_args]
+           "--benchmark-columns=min,median,iqr,rounds,iterations",
+           *(["--vl-quick"] if args.quick else []), *args.pytest_args]
     t0 = time.monotonic()
     status: dict[str, Any] = {"area": area, "cmd": cmd}
     with open(logf, "w", encoding="utf-8") as lf:
@@ -373,13 +375,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--strict", action="store_true", help="exit 1 when a benchmark failed")
     ap.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two results files")
     ap.add_argument("--tolerance", type=float, default=0.10, help="--compare tolerance (0.10)")
-    ap.add_argument("--timeout", type=float, help="seconds per area (900 full, 90 quick)")
+    ap.add_argument("--timeout", type=float, help="seconds per area (900 full, 45 quick)")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     a = ap.parse_args(argv)
     a.only = [x for o in a.only for x in o.split(",") if x]
     a.rounds = a.rounds or (3 if a.quick else 7)
     a.max_time = a.max_time or (0.02 if a.quick else 0.25)
-    a.timeout = a.timeout or (90.0 if a.quick else 900.0)
+    a.timeout = a.timeout or (45.0 if a.quick else 900.0)
     if a.callgrind is None:
         a.callgrind = not a.quick and shutil.which("valgrind") is not None
     return a
