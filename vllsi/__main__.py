@@ -92,14 +92,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["bench"]:  # everything after "bench" belongs to benchmarks/run.py
+        return cmd_bench(argparse.Namespace(bench_args=args[1:]))
     ap = argparse.ArgumentParser(prog="python -m vllsi")
     sub = ap.add_subparsers(dest="cmd", required=True)
     st = sub.add_parser("status", help="run the conformance suite and print the matrix")
     st.add_argument("pytest_args", nargs=argparse.REMAINDER)
     sub.add_parser("info", help="platform, tier and kernel features")
-    b = sub.add_parser("bench", help="run the benchmarks")
+    b = sub.add_parser("bench", help="run the benchmarks (see: python -m vllsi bench --help)")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
-    a = ap.parse_args(argv)
+    a = ap.parse_args(args)
     handler = {"status": cmd_status, "info": cmd_info, "bench": cmd_bench}[a.cmd]
     return handler(a)
 
