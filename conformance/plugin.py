@@ -38,6 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # No timing assertions: hypothesis' per-example deadline is one (and trips under
+    # qemu and Wine, where the same example can take 100x longer).
+    from hypothesis import settings
+
+    settings.register_profile("vllsi", deadline=None, print_blob=True)
+    settings.load_profile("vllsi")
     config.addinivalue_line("markers", "covers(*names): public names this test covers")
     config.addinivalue_line("markers", "law(*names): declared laws this test proves")
     config._vllsi_records = []  # type: ignore[attr-defined]

@@ -40,6 +40,12 @@ def syscall_raw(nr: int, *args: int) -> int:
     return syscall_blocking(nr, *args)
 
 
+if TIER == "asm":
+    # The C builtin itself (same contract, same docstring): no Python frame on the
+    # floor, which is what bench_syscall's "syscall_raw vs ctypes" row measures.
+    from vllsi.linux._fast import syscall_blocking as syscall_raw
+
+
 def syscall6(nr: int, a0: int = 0, a1: int = 0, a2: int = 0, a3: int = 0, a4: int = 0,
              a5: int = 0) -> int:
     """syscall(nr, a0..a5) with all six argument registers set; raw return value.

@@ -8,6 +8,7 @@ call is retried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
 import cffi
@@ -171,14 +172,14 @@ def _offset(offset: Any) -> int:
     return o
 
 
-if _s.TIER == "asm":
+_FAST: Final = _s.TIER == "asm"
+_pread: Callable[[int, Any, int], int]
+_pwrite: Callable[[int, Any, int], int]
+if _FAST:
     from vllsi.linux import _fast
 
-    def _pread(f: int, buf: Any, o: int) -> int:
-        return int(_fast.pread64(f, buf, o))
-
-    def _pwrite(f: int, data: Any, o: int) -> int:
-        return int(_fast.pwrite64(f, data, o))
+    _pread = _fast.pread64  # validates fd range, offset sign and writability in C
+    _pwrite = _fast.pwrite64
 else:
 
     def _pread(f: int, buf: Any, o: int) -> int:
@@ -198,6 +199,13 @@ def pread64(fd: Any, buf: Any, offset: int) -> int:
     pipe; TypeError for a read-only buffer, ValueError for a negative offset.
     Blocking, EINTR-retried. Availability: Linux.
     """
+    if _FAST and type(fd) is int and type(offset) is int:
+        # Fast path: the C call validates fd range, offset sign and writability itself.
+        r = _pread(fd, buf, offset)
+        if r >= 0:
+            return r
+        if r != -_s.EINTR:
+            return _s.check(r, "pread64")
     f = _s.fd_arg(fd)
     o = _offset(offset)
     return _s.check(_s.retry(lambda: _pread(f, buf, o)), "pread64")
@@ -210,6 +218,12 @@ def pwrite64(fd: Any, data: Any, offset: int) -> int:
     ResourceExhausted/ENOSPC, VllsiError/ESPIPE; ValueError for a negative offset.
     Blocking, EINTR-retried. Availability: Linux.
     """
+    if _FAST and type(fd) is int and type(offset) is int:
+        r = _pwrite(fd, data, offset)  # validates like pread64's fast path
+        if r >= 0:
+            return r
+        if r != -_s.EINTR:
+            return _s.check(r, "pwrite64")
     f = _s.fd_arg(fd)
     o = _offset(offset)
     return _s.check(_s.retry(lambda: _pwrite(f, data, o)), "pwrite64")

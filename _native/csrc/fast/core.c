@@ -171,7 +171,11 @@ PyMethodDef vllsi_fast_core[] = {
     {"syscall", (PyCFunction)(void (*)(void))fast_syscall, METH_FASTCALL,
      "syscall(nr, *args) -> raw kernel return; keeps the GIL (non-blocking calls only)."},
     {"syscall_blocking", (PyCFunction)(void (*)(void))fast_syscall_blocking, METH_FASTCALL,
-     "syscall_blocking(nr, *args) -> raw kernel return; releases the GIL."},
+     "syscall_blocking(nr, *args): the raw kernel return value, -4095..-1 being -errno.\n\n"
+     "Releases the GIL (the call may block). Arguments are ints (pointers as\n"
+     "addresses); at most 6. No decoding, no EINTR retry: this is the floor.\n"
+     "Raises: TypeError for non-int arguments or more than 6, ValueError for\n"
+     "values outside 64 bits. Availability: Linux."},
     {"getpid", fast_getpid, METH_NOARGS, "getpid() via a raw syscall."},
     {"getppid", fast_getppid, METH_NOARGS, "getppid() via a raw syscall."},
     {"gettid", fast_gettid, METH_NOARGS, "gettid() via a raw syscall."},
