@@ -574,7 +574,7 @@ def _accessors(f: _Field, word: bool, cname: str, order: _Order, nbytes: int,
                f"    else:\n        r = _ce(v, _T, {n!r})\n")
     elif f.kind == "flag":
         get = f"def g(self):\n    return _conv({raw})\n"
-        put = (f"def s(self, v):\n    r = _ce(v, _T, {n!r})\n    if r > {top}:\n"
+        put = (f"def s(self, v):\n    r = _ce(v, _T, {n!r})\n    if not 0 <= r <= {top}:\n"
                f"        raise ValueError('field {n}: ' + repr(v) + "
                f"' does not fit {f.width} bits')\n")
     else:
@@ -589,6 +589,48 @@ def _accessors(f: _Field, word: bool, cname: str, order: _Order, nbytes: int,
     setter = _exec(put + store, env, "s")
     setter.__qualname__ = f"{qual}.{n}"
     return property(getter, setter, doc=f"{n}: {f.width} bit(s) at bit {f.offset}")
+
+
+_KINDS: Final[dict[str, int]] = {"int": 0, "bool": 1, "enum": 2, "flag": 3, "custom": 3}
+
+
+def _c_descriptor(f: _Field, order: _Order, nbytes: int) -> Any:
+    """The C descriptor for ``f`` (``_native/csrc/fast/bitfield.c``), or None
+    where the shim is not built or the field spans more than 8 bytes."""
+    if _accel is None:
+        return None
+    lo, hi = f.offset // 8, (f.offset + f.width - 1) // 8
+    if hi - lo >= 8:
+        return None
+    n, top, tp = f.name, f.elem_max, f.type
+    coerce: Callable[[Any], int]
+    etype: Any = None
+    conv: Any = None
+    miss: Any = None
+    if f.kind == "int":
+        def coerce(v: Any) -> int:
+            return _coerce_int(v, top, n)
+    elif f.kind == "bool":
+        def coerce(v: Any) -> int:
+            return _coerce_bool(v, n)
+    elif f.kind == "custom":
+        conv = tp.from_bits
+
+        def coerce(v: Any) -> int:
+            return _coerce_int(tp.to_bits(v), top, n)
+    else:
+        etype, conv = tp, f.conv
+
+        def coerce(v: Any) -> int:
+            return _coerce_enum(v, tp, n)
+
+        def miss(raw: int) -> Any:
+            raise _bad_enum(raw, tp, n)
+    start = lo if order == "little" else nbytes - 1 - hi
+    return _accel.bitfield_descriptor(
+        n, nbytes, start, hi - lo + 1, order == "big", f.offset % 8, f.width,
+        _KINDS[f.kind], etype, conv, miss, coerce,
+        f"{n}: {f.width} bit(s) at bit {f.offset}")
 
 
 def _layout_ok(cls: Any, fields: list[tuple[str, int, int]], order: _Order,
@@ -710,7 +752,7 @@ def bitfield(cls: type | None = None, *, endian: str = "little") -> Any:
 
 
 def _build(user: type, order: _Order, globalns: dict[str, Any],
-           localns: dict[str, Any]) -> Any:
+           localns: dict[str, Any], descriptors: bool = True) -> Any:
     fields: list[_Field] = []
     layout: list[tuple[str, int, Any]] = []  # (ctypes name, width, field or None)
     for name, ann in _resolve(user, globalns, localns):
@@ -746,7 +788,8 @@ def _build(user: type, order: _Order, globalns: dict[str, Any],
     ns["_fields_"] = ([(c, _WORD[nbytes], w) for c, _, w in placed] if word
                       else [("_bytes_", ctypes.c_uint8 * nbytes)])
     for f in fields:
-        ns[f.name] = _accessors(f, word, f"_bf_{f.name}", order, nbytes, user.__qualname__)
+        ns[f.name] = ((descriptors and _c_descriptor(f, order, nbytes))
+                      or _accessors(f, word, f"_bf_{f.name}", order, nbytes, user.__qualname__))
     bases = tuple(b for b in user.__bases__ if b is not object)
     # _Methods first: its __init__/__eq__ win over ctypes', and user methods can
     # reach them with super().
