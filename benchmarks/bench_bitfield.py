@@ -8,6 +8,7 @@ per timed round), so the harness adds the same few ns to each."""
 from __future__ import annotations
 
 import ctypes
+import enum
 import timeit
 from typing import Any
 
@@ -29,6 +30,20 @@ class CtypesReg(ctypes.LittleEndianStructure):
 class Reg:
     lo: Bits[3, int]
     f: Bits[5, int]
+    hi: Reserved[24]
+
+
+class Mode(enum.IntEnum):
+    IDLE = 0
+    RUN = 1
+    HALT = 2
+    FAULT = 21
+
+
+@bitfield(endian="little")
+class ModeReg:
+    lo: Bits[3, int]
+    mode: Bits[5, Mode]
     hi: Reserved[24]
 
 
@@ -130,6 +145,35 @@ def test_field_set_vllsi(benchmark: Any) -> None:
 def test_field_set_ctypes(benchmark: Any) -> None:
     c = CtypesReg()  # ctypes does not check the value (it truncates)
     _run(benchmark, G_SET, "baseline", "c.f = 21", {"c": c}, 2.0)
+    assert c.f == 21
+
+
+G_ENUM = "bitfield @bitfield field get (IntEnum, 5 bits)"
+
+
+def test_enum_get_vllsi(benchmark: Any) -> None:
+    r = ModeReg(mode=Mode.FAULT)
+    assert r.mode is Mode.FAULT
+    _run(benchmark, G_ENUM, "vllsi", "r.mode", {"r": r})
+
+
+def test_enum_get_ctypes(benchmark: Any) -> None:
+    c = CtypesReg(f=21)
+    _run(benchmark, G_ENUM, "baseline", "c.f", {"c": c}, 2.0)
+
+
+G_ENUM_SET = "bitfield @bitfield field set (IntEnum, checked)"
+
+
+def test_enum_set_vllsi(benchmark: Any) -> None:
+    r = ModeReg.zero()
+    _run(benchmark, G_ENUM_SET, "vllsi", "r.mode = m", {"r": r, "m": Mode.FAULT})
+    assert r.mode is Mode.FAULT
+
+
+def test_enum_set_ctypes(benchmark: Any) -> None:
+    c = CtypesReg()
+    _run(benchmark, G_ENUM_SET, "baseline", "c.f = 21", {"c": c}, 2.0)
     assert c.f == 21
 
 

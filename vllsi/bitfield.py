@@ -61,11 +61,27 @@ field types).
 
 The generated class is a ``ctypes`` structure holding exactly ``SIZE_BYTES``
 bytes (so ``memoryview(obj)``, ``ctypes`` ``from_buffer`` and friends work).
-For 1, 2, 4 and 8-byte types each field is a C bitfield of the storage word:
-integer fields read through ctypes' C descriptor (no Python frame), and every
-setter is generated straight-line code that checks the value (``ValueError``
-when it does not fit, ``TypeError`` for a wrong type) before storing it. Other
-sizes use generated shift/mask code over ``int.from_bytes``. Reserved bits are
+Every setter checks the value (``ValueError`` when it does not fit, ``TypeError``
+for a wrong type) before storing it; nothing is ever truncated.
+
+Accessors come in two tiers that behave identically (same values, same
+exception classes and messages; a hypothesis test in ``conformance/bitfield``
+checks it over random layouts, widths, endians and values):
+
+- where the Linux shim is built (``ACCELERATED``), each field whose bits lie
+  within 8 consecutive bytes is a C data descriptor
+  (``_native/csrc/fast/bitfield.c``, ``bitfield_descriptor``): it reads and
+  writes the instance's bytes through the buffer protocol (bounds-checked
+  against ``SIZE_BYTES``), builds ``bool``/``int`` results directly, maps enum
+  bits through a dict, and stores the exact fast cases (an ``int``, ``True``/
+  ``False``, a member of the field's enum) without a Python frame; anything
+  else goes through the Python checker below and is range-checked again. A
+  field get or checked set costs ~1.0-1.5x a raw ctypes bitfield attribute;
+- everywhere else (and for wider ``int`` fields) the generated Python
+  properties are used: for 1, 2, 4 and 8-byte types each field is a C
+  bitfield of the storage word (integer fields read through ctypes' own
+  descriptor) and setters are generated straight-line checking code; other
+  sizes use generated shift/mask code over ``int.from_bytes``. Reserved bits are
 never written by setters (they stay zero in ``zero()`` values, and keep what
 ``from_bytes`` or ``as_bytes_mut`` put there). Getting an enum field whose bits
 hold no member raises ``ValueError``.

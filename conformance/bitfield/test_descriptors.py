@@ -106,7 +106,7 @@ def _pair(anns: dict[str, Any], endian: str) -> tuple[Any, Any]:
 def _get(obj: Any, name: str) -> object:
     try:
         v = getattr(obj, name)
-    except Exception as exc:  # noqa: BLE001  # compared by class and message
+    except Exception as exc:  # compared by class and message
         return (type(exc), str(exc))
     return (type(v), v)
 
@@ -114,7 +114,7 @@ def _get(obj: Any, name: str) -> object:
 def _set(obj: Any, name: str, value: object) -> object:
     try:
         setattr(obj, name, value)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return (type(exc), str(exc), obj.to_bytes())
     return obj.to_bytes()
 
