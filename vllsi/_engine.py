@@ -14,7 +14,7 @@ import errno as _errno
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from vllsi import io_engine as _ie
 
@@ -22,7 +22,37 @@ ECANCELED = _errno.ECANCELED
 ENOENT = _errno.ENOENT
 
 
-class PyEngine:
+_E = TypeVar("_E", bound="EngineLifecycle")
+
+
+class EngineLifecycle:
+    """``closed``, the context manager and the finaliser every engine shares; a
+    subclass sets ``self._closed`` and implements ``shutdown()``."""
+
+    _closed: bool
+
+    def shutdown(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self: _E) -> _E:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.shutdown()
+        except Exception:  # interpreter shutdown, or __init__ failed part-way
+            pass
+
+
+class PyEngine(EngineLifecycle):
     """The parts of the contract every Python-level driver shares."""
 
     backend = "python"
@@ -181,22 +211,6 @@ class PyEngine:
         s["ready"] = len(self._ready)
         return s
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-
-    def __del__(self) -> None:
-        try:
-            if not self._closed:
-                self.shutdown()
-        except Exception:
-            pass
 
 
 def deadline_after(seconds: float) -> int:

@@ -104,6 +104,7 @@ from typing import Any, Final
 
 from vllsi import errors
 from vllsi import io_engine as _ie
+from vllsi._engine import EngineLifecycle
 from vllsi.linux import _ops, _sockaddr
 from vllsi.linux import _syscall as _s
 from vllsi.linux import event as _ev
@@ -170,7 +171,7 @@ def _decode_accept(raw: Any) -> Any:
     return _sockaddr.decode(raw)
 
 
-class IoUringDriver:
+class IoUringDriver(EngineLifecycle):
     """io_uring_setup + mmap + io_uring_enter: the IOEngine contract over io_uring.
 
     See the module docstring for the ring protocol, pinning, wake-up and timeouts.
@@ -513,22 +514,6 @@ class IoUringDriver:
         s["in_flight"] = 0 if self._ring is None else self._ring.state()[2]
         return s
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> IoUringDriver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-
-    def __del__(self) -> None:
-        try:
-            if not self._closed:
-                self.shutdown()
-        except Exception:
-            pass
 
 
 def _u32_at(address: int) -> int:

@@ -477,6 +477,21 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
  * next_index); 2: no free slot (engine capacity reached).
  * On bad input raises TypeError/ValueError; the SQEs and slots of this call are
  * rolled back (nothing of this call reaches the kernel). */
+/* Undo a prep call that failed part-way: release the slots of the ids it took and
+ * rewind the private tail (nothing was published). Consumes ids; returns NULL. */
+static PyObject *
+ring_rollback(vl_ring *r, PyObject *ids, uint32_t tail0)
+{
+    Py_ssize_t m = PyList_GET_SIZE(ids);
+    for (Py_ssize_t j = 0; j < m; j++) {
+        uint64_t ud = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(ids, j));
+        ring_release_slot(r, (uint32_t)(ud & VL_SLOT_MASK));
+    }
+    r->tail = tail0;
+    Py_DECREF(ids);
+    return NULL;
+}
+
 static PyObject *
 ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -540,16 +555,7 @@ ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
     }
 rollback:
     /* Undo this call: SQEs were not published (tail is stored only on success). */
-    {
-        Py_ssize_t m = PyList_GET_SIZE(ids);
-        for (Py_ssize_t j = 0; j < m; j++) {
-            uint64_t ud = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(ids, j));
-            ring_release_slot(r, (uint32_t)(ud & VL_SLOT_MASK));
-        }
-        r->tail = tail0;
-        Py_DECREF(ids);
-    }
-    return NULL;
+    return ring_rollback(r, ids, tail0);
 }
 
 /* prep_rw(fd, buffers: list, offsets: list, write: bool) -> (ids, next_index, status):
@@ -648,16 +654,7 @@ ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
     vl_store_release(r->sq_tail, r->tail);
     return Py_BuildValue("(Nni)", ids, i, status);
 rollback:
-    {
-        Py_ssize_t m = PyList_GET_SIZE(ids);
-        for (Py_ssize_t j = 0; j < m; j++) {
-            uint64_t ud = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(ids, j));
-            ring_release_slot(r, (uint32_t)(ud & VL_SLOT_MASK));
-        }
-        r->tail = tail0;
-        Py_DECREF(ids);
-    }
-    return NULL;
+    return ring_rollback(r, ids, tail0);
 }
 
 static PyObject *
