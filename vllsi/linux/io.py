@@ -141,7 +141,6 @@ _INTERNAL_SHUTDOWN: Final = (1 << 63) | 3
 
 _NR_MMAP: Final = _s.NR["mmap"]
 _NR_MUNMAP: Final = _s.NR["munmap"]
-_NR_ENTER: Final = _s.NR["io_uring_enter"]
 _PROT_RW: Final = 0x1 | 0x2
 _MAP_SHARED_POPULATE: Final = 0x01 | 0x8000
 _ETIME: Final = _errno.ETIME
@@ -241,8 +240,14 @@ class IoUringDriver(EngineLifecycle):
         self.capacity = 2 * entries
         self.params = p
         self._eager = not config.batch_submit
-        self._stats = {"submitted": 0, "completed": 0, "cancelled": 0, "waits": 0,
-                       "enters": 0}
+        self._cancelled = 0
+        ring: Any = self._ring
+        ring.bind(self._ring_fd, self._wakefd, _s.TIER != "asm", self._eager,
+                  _ie.closed_error, _ie.would_block)
+        # The hot paths are the ring's own C methods (the class methods below
+        # document them and are what a subclass would override).
+        vars(self).update(submit=ring.submit, poll=ring.poll)
+        self._core: Any = ring
         self._closed = False
 
     def _setup(self, p: _ev.IoUringParams, nslots: int) -> None:
@@ -274,50 +279,23 @@ class IoUringDriver(EngineLifecycle):
             _ie.OP_TYPES, _ie.CompletionResult, _encode_connect, _decode_accept,
         )
         self._sq_entries = p.sq_entries
-        self._arg = _ev.ffi.new("uint64_t[3]")  # struct io_uring_getevents_arg
-        self._arg_addr = int(_ev.ffi.cast("uintptr_t", self._arg))
-        self._ts = _ev.ffi.new("struct __kernel_timespec *")
-        self._ts_addr = int(_ev.ffi.cast("uintptr_t", self._ts))
         self._one = _ev.ffi.new("uint64_t[1]", [1])
         self._one_addr = int(_ev.ffi.cast("uintptr_t", self._one))
 
     # -- submission ---------------------------------------------------------------
-    def _enter(self, to_submit: int, min_complete: int, flags: int, arg: int = 0,
-               argsz: int = 0) -> int:
-        self._stats["enters"] += 1
-        return int(_s.syscall_blocking(_NR_ENTER, self._ring_fd, to_submit, min_complete,
-                                       flags, arg, argsz))
-
     def _flush(self) -> None:
-        """Hand every filled SQE to the kernel."""
-        pending = self._ring.pending
-        while True:
-            to_submit = pending()
-            if not to_submit:
-                return
-            r = self._enter(to_submit, 0, 0)
-            if r == -_EINTR:
-                continue
-            if r < 0:
-                if r in (-_errno.EAGAIN, -_errno.EBUSY):
-                    # Kernel short of memory or CQ backlog: reap and retry.
-                    return
-                _s.check(r, "io_uring_enter")
+        """Hand every filled SQE to the kernel (EINTR retried, PEP 475)."""
+        self._ring.flush()
 
     def submit(self, op: Any) -> int:
-        """Submit one op (see IOEngine); returns its SubmissionId."""
-        if self._closed:
-            raise _ie.closed_error()
-        got, _, status = self._ring.prep([op], 0)
-        if status == 1:  # SQ ring full: flush, then retry
-            self._flush()
-            got, _, status = self._ring.prep([op], 0)
-        if status == 2 or not got:
-            raise _ie.would_block([], self.capacity)
-        if self._eager:
-            self._flush()
-        self._stats["submitted"] += 1
-        sid: int = got[0]
+        """Submit one op (see IOEngine); returns its SubmissionId.
+
+        Runs in C (the ring's ``submit``, bound to the instance): type dispatch,
+        pinning, the SQE, and with eager submission one io_uring_enter.
+        Raises: TypeError/ValueError (bad op, nothing submitted), WouldBlock at
+        capacity, BadDescriptor after shutdown, the enter's error otherwise.
+        """
+        sid: int = self._ring.submit(op)
         return sid
 
     def submit_many(self, ops: Iterable[Any]) -> list[int]:
@@ -342,9 +320,7 @@ class IoUringDriver(EngineLifecycle):
             if status == 0:
                 break
             if status == 2:
-                self._stats["submitted"] += len(ids)
                 raise _ie.would_block(ids, self.capacity)
-        self._stats["submitted"] += len(ids)
         return ids
 
     def submit_reads(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
@@ -385,54 +361,21 @@ class IoUringDriver(EngineLifecycle):
             if status == 0:
                 break
             if status == 2:
-                self._stats["submitted"] += len(ids)
                 raise _ie.would_block(ids, self.capacity)
-        self._stats["submitted"] += len(ids)
         return ids
 
     # -- completion ---------------------------------------------------------------
     def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
         """Reap completions: None waits for one (or a wake), 0 never waits.
 
-        EINTR is retried with the remaining time (PEP 475).
+        Runs in C (the ring's ``poll``, bound to the instance): reap the CQ ring; if
+        empty and allowed to wait, keep the wake read armed and io_uring_enter with
+        GETEVENTS | EXT_ARG (relative timespec), GIL released. EINTR: pending signal
+        handlers run (their exception propagates), then the wait resumes with the
+        remaining time (PEP 475). Raises: TypeError/ValueError (bad timeout),
+        BadDescriptor after shutdown, the enter's error (engine faults only).
         """
-        t = _ie.check_timeout(timeout)
-        if self._closed:
-            raise _ie.closed_error()
-        ring = self._ring
-        out: list[_ie.CompletionResult] = ring.reap()
-        if out or t == 0.0:
-            if (t == 0.0 and not out) or not self._eager:
-                self._flush()
-                if not out:
-                    out = ring.reap()
-            self._stats["completed"] += len(out)
-            return out
-        self._stats["waits"] += 1
-        ring.arm_wake(self._wakefd)
-        end = None if t is None else time.monotonic_ns() + int(t * 1e9)
-        arg, ts = self._arg, self._ts
-        while True:
-            if end is None:
-                arg[2] = 0
-            else:
-                left = max(0, end - time.monotonic_ns())
-                ts.tv_sec, ts.tv_nsec = divmod(left, 1_000_000_000)
-                arg[2] = self._ts_addr
-            r = self._enter(ring.pending(), 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                            self._arg_addr, 24)
-            out = ring.reap()
-            fired = ring.woken()
-            if out or fired:
-                break
-            if r == -_ETIME or (end is not None and time.monotonic_ns() >= end):
-                break
-            if r < 0 and r not in (-_EINTR, -_errno.EAGAIN, -_errno.EBUSY):
-                _s.check(r, "io_uring_enter")
-            ring.arm_wake(self._wakefd)  # no-op while armed
-        if fired:
-            ring.arm_wake(self._wakefd)
-        self._stats["completed"] += len(out)
+        out: list[_ie.CompletionResult] = self._ring.poll(timeout)
         return out
 
     def cancel(self, submission_id: int) -> None:
@@ -446,7 +389,7 @@ class IoUringDriver(EngineLifecycle):
             return
         self._raw(IORING_OP_ASYNC_CANCEL, 0, submission_id, 0, 0, 0, _INTERNAL_CANCEL)
         self._flush()
-        self._stats["cancelled"] += 1
+        self._cancelled += 1
 
     def _raw(self, *sqe: int) -> None:
         while not self._ring.raw(*sqe, 0):
@@ -466,6 +409,7 @@ class IoUringDriver(EngineLifecycle):
                 return
             self._closed = True
         ring = self._ring
+        ring.close()
         leftovers: list[_ie.CompletionResult] = []
         self._raw(IORING_OP_ASYNC_CANCEL, 0, 0, 0, 0,
                   IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL, _INTERNAL_SHUTDOWN)
@@ -489,10 +433,7 @@ class IoUringDriver(EngineLifecycle):
                 self._raw(IORING_OP_ASYNC_CANCEL, 0, 0, 0, 0,
                           IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
                           _INTERNAL_SHUTDOWN)
-                self._ts.tv_sec, self._ts.tv_nsec = 0, 50_000_000
-                self._arg[2] = self._ts_addr
-                self._enter(ring.state()[0], 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                            self._arg_addr, 24)
+                ring.wait(50_000_000)
         from vllsi.embedded import _close_unreaped_accepts
 
         _close_unreaped_accepts(leftovers)
@@ -510,9 +451,11 @@ class IoUringDriver(EngineLifecycle):
 
     def statistics(self) -> dict[str, int]:
         """Counters: submitted, completed, cancelled, waits, enters, in_flight."""
-        s = dict(self._stats)
-        s["in_flight"] = 0 if self._ring is None else self._ring.state()[2]
-        return s
+        ring: Any = self._core  # kept after shutdown, for the counters
+        submitted, completed, waits, enters = ring.counters()
+        return {"submitted": submitted, "completed": completed,
+                "cancelled": self._cancelled, "waits": waits, "enters": enters,
+                "in_flight": 0 if self._ring is None else ring.state()[2]}
 
 
 
