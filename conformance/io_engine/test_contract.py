@@ -385,6 +385,34 @@ def test_poll_zero_never_blocks(engine: Any) -> None:
     assert not t.is_alive() and out == [[]]
 
 
+class _Alarm(Exception):
+    pass
+
+
+@pytest.mark.covers(*CORE, "io_engine.Timeout")
+def test_signal_handler_exception_ends_a_blocked_poll(engine: Any) -> None:
+    """PEP 475: a signal interrupting poll(None) runs its Python handler; the
+    handler's exception propagates out of poll (the wait is not resumed forever)."""
+    import signal
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("platform: no setitimer (POSIX interval timers) here")
+    engine.submit(ie.Timeout(120))
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Alarm
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)  # repeats: a late poll still sees one
+        with pytest.raises(_Alarm):
+            engine.poll(None)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert engine.poll(0) == []  # the engine is still usable; the Timeout still pending
+
+
 @pytest.mark.covers(*CORE)
 def test_wake_interrupts_a_blocked_poll(engine: Any) -> None:
     engine.submit(ie.Timeout(120))
