@@ -7,6 +7,7 @@ import gc
 import mmap
 import random
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -383,6 +384,32 @@ def test_poll_zero_never_blocks(engine: Any) -> None:
     t.start()
     t.join(30)
     assert not t.is_alive() and out == [[]]
+
+
+@pytest.mark.covers(*CORE, "io_engine.Recv")
+def test_poll_zero_sees_a_completion_that_arrived_while_idle(aengine: Any) -> None:
+    """A Recv that completes while nobody is in the engine (the peer writes after
+    submit) is reported by a later poll(0): io_uring's deferred task work
+    (COOP_TASKRUN) must be run by poll(0) itself, not left for a blocking poll."""
+    engine = aengine
+    a, b = socket_pair()
+    try:
+        buf = bytearray(16)
+        sid = engine.submit(ie.Recv(a, buf))
+        assert engine.poll(0) == []
+        assert net_ops.send(b, b"idle") == 4
+        time.sleep(0.05)  # the data is there before we look (not a timing assertion)
+        got: list[Any] = []
+        for _ in range(200):  # poll(0) only: never a blocking wait
+            got = engine.poll(0)
+            if got:
+                break
+            time.sleep(0.01)
+        assert [(r.submission_id, r.result) for r in got] == [(sid, 4)]
+        assert bytes(buf[:4]) == b"idle"
+    finally:
+        close_file(a)
+        close_file(b)
 
 
 class _Alarm(Exception):

@@ -131,6 +131,11 @@ IORING_FEAT_EXT_ARG: Final = 1 << 8
 IORING_ENTER_GETEVENTS: Final = 1 << 0
 IORING_ENTER_EXT_ARG: Final = 1 << 3
 IORING_REGISTER_PROBE: Final = 8
+IORING_SETUP_COOP_TASKRUN: Final = 1 << 8
+IORING_SETUP_TASKRUN_FLAG: Final = 1 << 9
+# Completions are not forced on a task running Python (no interrupting IPI); they
+# are posted at its next io_uring_enter, and IORING_SQ_TASKRUN says one is due.
+_SETUP_FLAGS: Final = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
 IORING_OP_ASYNC_CANCEL: Final = 14
 IORING_ASYNC_CANCEL_ALL: Final = 1 << 0
 IORING_ASYNC_CANCEL_ANY: Final = 1 << 2
@@ -231,7 +236,12 @@ class IoUringDriver(EngineLifecycle):
                                      syscall="io_uring_setup")
         entries = config.entries
         cq = 1 << max(2, (4 * entries - 1).bit_length())
-        self._ring_fd, p = _ev.io_uring_setup(entries, cq_entries=cq)
+        try:
+            self._ring_fd, p = _ev.io_uring_setup(entries, _SETUP_FLAGS, cq_entries=cq)
+        except errors.VllsiError as exc:
+            if exc.errno != _errno.EINVAL:  # EINVAL: a kernel before 5.19 (no COOP_TASKRUN)
+                raise
+            self._ring_fd, p = _ev.io_uring_setup(entries, cq_entries=cq)
         try:
             self._setup(p, 2 * entries)
         except BaseException:
@@ -243,7 +253,7 @@ class IoUringDriver(EngineLifecycle):
         self._cancelled = 0
         ring: Any = self._ring
         ring.bind(self._ring_fd, self._wakefd, _s.TIER != "asm", self._eager,
-                  _ie.closed_error, _ie.would_block)
+                  _ie.closed_error, _ie.would_block, self._sq_flags)
         # The hot paths are the ring's own C methods (the class methods below
         # document them and are what a subclass would override).
         vars(self).update(submit=ring.submit, poll=ring.poll)
@@ -279,6 +289,7 @@ class IoUringDriver(EngineLifecycle):
             _ie.OP_TYPES, _ie.CompletionResult, _encode_connect, _decode_accept,
         )
         self._sq_entries = p.sq_entries
+        self._sq_flags = sq + so["flags"]
         self._one = _ev.ffi.new("uint64_t[1]", [1])
         self._one_addr = int(_ev.ffi.cast("uintptr_t", self._one))
 

@@ -85,6 +85,7 @@ typedef struct {
     int wake_fired;
     /* bound by bind(): what submit()/poll()/flush() need to enter the kernel */
     int ring_fd, wake_fd;
+    uint32_t *sq_flags;    /* IORING_SQ_TASKRUN: deferred completions wait for an enter */
     int use_libc;          /* libc tier: io_uring_enter through libc's syscall() */
     int eager;             /* submit() hands each op to the kernel at once */
     int closed;            /* submit()/poll() raise closed_error() */
@@ -213,6 +214,7 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     r->wake_buf = 0;
     r->wake_armed = r->wake_fired = 0;
     r->ring_fd = r->wake_fd = -1;
+    r->sq_flags = NULL;
     r->use_libc = r->eager = 0;
     r->closed = 1; /* until bind() */
     r->closed_error = r->would_block = NULL;
@@ -920,6 +922,7 @@ ring_owns(vl_ring *r, PyObject *arg)
 
 #define VL_ENTER_GETEVENTS (1U << 0)
 #define VL_ENTER_EXT_ARG (1U << 3)
+#define VL_SQ_TASKRUN (1U << 2)
 
 static long
 ring_enter(vl_ring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags,
@@ -995,19 +998,21 @@ raise_would_block(vl_ring *r)
     return res;
 }
 
-/* bind(ring_fd, wake_fd, use_libc, eager, closed_error, would_block) */
+/* bind(ring_fd, wake_fd, use_libc, eager, closed_error, would_block, sq_flags_addr) */
 static PyObject *
 ring_bind(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6 || !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "bind(ring_fd, wake_fd, use_libc, eager, closed_error, would_block)");
+    if (nargs != 7 || !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "bind(ring_fd, wake_fd, use_libc, eager, "
+                                         "closed_error, would_block, sq_flags_addr)");
         return NULL;
     }
     long rfd = PyLong_AsLong(args[0]), wfd = PyLong_AsLong(args[1]);
     int libc = PyObject_IsTrue(args[2]), eager = PyObject_IsTrue(args[3]);
-    if (PyErr_Occurred() || libc < 0 || eager < 0)
+    uint64_t flags_addr;
+    if (PyErr_Occurred() || libc < 0 || eager < 0 || get_u64(args[6], &flags_addr))
         return NULL;
+    r->sq_flags = (uint32_t *)(uintptr_t)flags_addr;
     r->ring_fd = (int)rfd;
     r->wake_fd = (int)wfd;
     r->use_libc = libc;
@@ -1158,6 +1163,15 @@ ring_poll(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
                 return NULL;
             }
             if (!PyList_GET_SIZE(out)) {
+                /* COOP_TASKRUN: completions whose task work is pending are posted
+                 * only when we enter; the kernel says so with IORING_SQ_TASKRUN. */
+                if (r->sq_flags && (vl_load_acquire(r->sq_flags) & VL_SQ_TASKRUN)) {
+                    long rv = ring_enter(r, 0, 0, VL_ENTER_GETEVENTS, NULL, 0);
+                    if (rv < 0 && rv != -EINTR && rv != -EAGAIN && rv != -EBUSY) {
+                        Py_DECREF(out);
+                        return vllsi_raise((int)-rv, "io_uring_enter");
+                    }
+                }
                 Py_DECREF(out);
                 out = reap_list(r, PY_SSIZE_T_MAX);
                 if (!out)
