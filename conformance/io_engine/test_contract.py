@@ -389,8 +389,7 @@ def test_poll_zero_never_blocks(engine: Any) -> None:
 @pytest.mark.covers(*CORE, "io_engine.Recv")
 def test_poll_zero_sees_a_completion_that_arrived_while_idle(aengine: Any) -> None:
     """A Recv that completes while nobody is in the engine (the peer writes after
-    submit) is reported by a later poll(0): io_uring's deferred task work
-    (COOP_TASKRUN) must be run by poll(0) itself, not left for a blocking poll."""
+    submit) is reported by a later poll(0), not only by a blocking poll."""
     engine = aengine
     a, b = socket_pair()
     try:
