@@ -1,4 +1,14 @@
-"""EpollDriver: completions emulated from readiness (see vllsi.linux.io's essay)."""
+"""EpollDriver: completions emulated from readiness (see vllsi.linux.io's essay).
+
+The per-op work (submit, submit_many, poll, cancel, forget, shutdown's dropping
+of queued ops) runs in C when the native extension is built
+(``_native/csrc/fast/epoll.c``, ``EpollCore``), on either tier: the core makes
+its syscalls through the asm trampolines or libc's ``syscall()`` as the tier
+says. The Python methods below are the reference the core implements; they run
+when the extension lacks the core, and ``conformance/linux/io/test_epoll_core.py``
+checks that both give the same completions for the same ops (a driver with
+``_native_core = False`` is the reference).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +18,11 @@ import os
 import struct
 import time
 from collections import deque
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from vllsi import _engine
 from vllsi import io_engine as _ie
-from vllsi.linux import _ops
+from vllsi.linux import _ops, _sockaddr
 from vllsi.linux import _syscall as _s
 from vllsi.linux import event as _ev
 
@@ -29,6 +39,18 @@ ECANCELED: Final = _errno.ECANCELED
 _READ_SIDE = (_ie.Read, _ie.Recv, _ie.Accept)
 
 _unpack = struct.Struct(_ev._EV_FMT).iter_unpack
+
+try:
+    from vllsi.linux import _fast as _native
+
+    _HAVE_CORE = hasattr(_native, "epoll_core")
+except ImportError:  # no native extension (libc tier only): the Python reference runs
+    _native = None  # type: ignore[assignment]
+    _HAVE_CORE = False
+
+
+def _encode_connect(op: Any) -> bytes:
+    return _ops.connect_sockaddr(op.fd, op.address)
 
 
 class _Fd:
@@ -60,9 +82,11 @@ class EpollDriver(_engine.PyEngine):
     """
 
     backend = "epoll"
+    _native_core: ClassVar[bool] = _HAVE_CORE  # False: the Python reference does the work
 
     def __init__(self, config: _ie.IoEngineConfig | None = None) -> None:
         super().__init__(config)
+        self._core: Any = None
         self._fds: dict[int, _Fd] = {}
         self._where: dict[int, _Fd] = {}  # sid -> fd state of a queued op
         self._timers: list[tuple[int, int]] = []
@@ -82,6 +106,15 @@ class EpollDriver(_engine.PyEngine):
         self._one = _ev.ffi.new("uint64_t[1]", [1])
         self._oneaddr = int(_ev.ffi.cast("uintptr_t", self._one))
         self._pwait2 = True
+        if self._native_core:
+            self._core = _native.epoll_core(
+                self._epfd, self._wakefd, self.capacity, _s.TIER != "asm", _ie.OP_TYPES,
+                _ie.CompletionResult, _encode_connect, _sockaddr.decode, _ie.closed_error,
+                _ie.would_block)
+            # The hot paths are the core's own C methods (the inherited Python ones
+            # are the reference they implement).
+            core = self._core
+            vars(self).update(submit=core.submit, submit_many=core.submit_many, poll=core.poll)
 
     # -- registration ---------------------------------------------------------
     def _state(self, fd: int) -> _Fd:
@@ -118,6 +151,9 @@ class EpollDriver(_engine.PyEngine):
         """Drop what the driver knows about ``fd`` (call after closing it outside the
         engine, before its number can be reused). Queued ops on it complete with
         -ECANCELED."""
+        if self._core is not None:
+            self._core.forget(_ie._fd(fd))
+            return
         st: _Fd | None = self._fds.pop(_ie._fd(fd), None)
         if st is not None:
             self._cancel_fd(st)
@@ -330,6 +366,21 @@ class EpollDriver(_engine.PyEngine):
                 self._complete(sid, 0)
 
     # -- cancellation, wake, shutdown -------------------------------------------
+    def cancel(self, submission_id: int) -> None:
+        """Cancel a queued op (it completes with -ECANCELED); no-op if it already
+        completed or was already performed."""
+        if self._core is None:
+            super().cancel(submission_id)
+        else:
+            self._core.cancel(submission_id)
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: submitted, completed, cancelled, waits, in_flight, ready."""
+        if self._core is None:
+            return super().statistics()
+        keys = ("submitted", "completed", "cancelled", "waits", "in_flight", "ready")
+        return dict(zip(keys, self._core.counters(), strict=True))
+
     def _cancel_one(self, sid: int) -> int:
         if sid in self._timer_ids:
             self._timer_ids.discard(sid)
@@ -365,12 +416,15 @@ class EpollDriver(_engine.PyEngine):
         _s.syscall(_ops.NR_WRITE, self._wakefd, self._oneaddr, 8)
 
     def _shutdown_pending(self) -> None:
+        from vllsi.embedded import _close_unreaped_accepts
+
+        if self._core is not None:
+            _close_unreaped_accepts(self._core.close())
+            return
         for st in list(self._fds.values()):
             self._cancel_fd(st)
         self._timers.clear()
         self._timer_ids.clear()
-        from vllsi.embedded import _close_unreaped_accepts
-
         _close_unreaped_accepts(self._ready)
 
     def _close(self) -> None:
