@@ -2,8 +2,10 @@
 
 To plug in a new driver (KqueueDriver, IocpDriver...), append an ``EngineBackend``
 to ``BACKENDS``: ``make(entries)`` builds it, ``available()`` returns None or a
-``(reason_code, why)`` skip, and ``asynchronous`` says whether ops on a
-descriptor that is not ready wait (True) or run at submit (SyncEngine).
+``(reason_code, why)`` skip, ``asynchronous`` says whether ops on a
+descriptor that is not ready wait (True) or run at submit (SyncEngine), and
+``factory`` whether ``create_io_engine(backend=name)`` makes it ("epoll-py", the
+EpollDriver's Python reference without its C core, is not a factory backend).
 
 The per-OS layer below lets the contract suite run unchanged on Linux (CRT-less
 fds from ``os``) and Windows (HANDLEs and SOCKETs from vllsi's Windows layer):
@@ -33,6 +35,7 @@ class EngineBackend:
     make: Callable[[int], Any]
     available: Callable[[], tuple[str, str] | None]
     asynchronous: bool = True
+    factory: bool = True  # create_io_engine(backend=name) makes it
 
 
 def _linux_only() -> tuple[str, str] | None:
@@ -65,6 +68,17 @@ def _make_epoll(entries: int) -> Any:
     return EpollDriver(IoEngineConfig(entries=entries))
 
 
+def _make_epoll_reference(entries: int) -> Any:
+    """The EpollDriver with its Python methods doing the work (no C core): the
+    reference the C core is checked against, and what runs without the extension."""
+    from vllsi.linux._epoll import EpollDriver
+
+    class ReferenceEpollDriver(EpollDriver):
+        _native_core = False
+
+    return ReferenceEpollDriver(IoEngineConfig(entries=entries))
+
+
 def _make_sync(entries: int) -> Any:
     from vllsi.embedded import SyncEngine
 
@@ -90,6 +104,7 @@ def _make_iocp(entries: int) -> Any:
 BACKENDS: list[EngineBackend] = [
     EngineBackend("io_uring", _make_uring, _uring_available),
     EngineBackend("epoll", _make_epoll, _linux_only),
+    EngineBackend("epoll-py", _make_epoll_reference, _linux_only, factory=False),
     EngineBackend("iocp", _make_iocp, _iocp_available),
     EngineBackend("sync", _make_sync, _sync_available, asynchronous=False),
 ]
