@@ -300,3 +300,117 @@ def test_c_core_bad_input_before_any_syscall() -> None:
         e.shutdown()
         a.close()
         b.close()
+
+
+TIER_FUNCS = ["syscall", "recvfrom", "sendto", "epoll_ctl", "epoll_wait", "epoll_pwait",
+              "epoll_pwait2", "read", "write", "close", "getsockopt", "accept4", "connect"]
+
+TIER_PRELOAD = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <signal.h>
+#include <time.h>
+static volatile int on;
+long vllsi_probe_counts[13];
+void vllsi_probe_start(void) { for (int i = 0; i < 13; i++) vllsi_probe_counts[i] = 0; on = 1; }
+void vllsi_probe_stop(void) { on = 0; }
+#define REAL(name) static __typeof__(name) *real; if (!real) real = dlsym(RTLD_NEXT, #name)
+#define COUNT(i) do { if (on) vllsi_probe_counts[i]++; } while (0)
+long syscall(long nr, ...) { va_list a; va_start(a, nr); long x[6];
+    for (int i = 0; i < 6; i++) x[i] = va_arg(a, long); va_end(a);
+    REAL(syscall); COUNT(0); return real(nr, x[0], x[1], x[2], x[3], x[4], x[5]); }
+ssize_t recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *s, socklen_t *l) {
+    REAL(recvfrom); COUNT(1); return real(fd, b, n, f, s, l); }
+ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *s, socklen_t l) {
+    REAL(sendto); COUNT(2); return real(fd, b, n, f, s, l); }
+int epoll_ctl(int e, int o, int fd, struct epoll_event *ev) { REAL(epoll_ctl); COUNT(3);
+    return real(e, o, fd, ev); }
+int epoll_wait(int e, struct epoll_event *ev, int n, int t) { REAL(epoll_wait); COUNT(4);
+    return real(e, ev, n, t); }
+int epoll_pwait(int e, struct epoll_event *ev, int n, int t, const sigset_t *m) {
+    REAL(epoll_pwait); COUNT(5); return real(e, ev, n, t, m); }
+int epoll_pwait2(int e, struct epoll_event *ev, int n, const struct timespec *t,
+                 const sigset_t *m) { REAL(epoll_pwait2); COUNT(6); return real(e, ev, n, t, m); }
+ssize_t read(int fd, void *b, size_t n) { REAL(read); COUNT(7); return real(fd, b, n); }
+ssize_t write(int fd, const void *b, size_t n) { REAL(write); COUNT(8); return real(fd, b, n); }
+int close(int fd) { REAL(close); COUNT(9); return real(fd); }
+int getsockopt(int fd, int l, int o, void *v, socklen_t *n) { REAL(getsockopt); COUNT(10);
+    return real(fd, l, o, v, n); }
+int accept4(int fd, struct sockaddr *s, socklen_t *l, int f) { REAL(accept4); COUNT(11);
+    return real(fd, s, l, f); }
+int connect(int fd, const struct sockaddr *s, socklen_t l) { REAL(connect); COUNT(12);
+    return real(fd, s, l); }
+"""
+
+TIER_CHILD = r"""
+import ctypes, json, os, socket
+from vllsi import _platform
+from vllsi import io_engine as ie
+from vllsi.linux._epoll import EpollDriver
+e = EpollDriver()
+assert e._core is not None
+pairs = [socket.socketpair() for _ in range(4)]
+r, w = os.pipe()
+buf = bytearray(64)
+def ops(a, b):
+    rid = e.submit(ie.Recv(b.fileno(), buf))  # waits: registration, then the queue
+    e.submit(ie.Send(a.fileno(), b"ping"))
+    e.submit(ie.Write(w, b"pipe"))
+    e.submit(ie.Read(r, bytearray(4)))
+    got = {}
+    while rid not in got:
+        got.update((x.submission_id, x) for x in e.poll(1.0))
+    e.wake()
+    e.poll(1.0)
+    e.submit(ie.Close(a.fileno()))
+    a.detach()
+ops(*pairs[0])  # warm up: imports happen outside the window
+lib = ctypes.CDLL(None)
+counts = (ctypes.c_long * 13).in_dll(lib, "vllsi_probe_counts")
+lib.vllsi_probe_start()
+for a, b in pairs[1:]:
+    ops(a, b)
+lib.vllsi_probe_stop()
+e.poll(0)
+print(json.dumps({"tier": _platform.TIER, "counts": list(counts)}))
+"""
+
+
+def _tier_counts(tier: str, tmp_path: Path) -> dict[str, int]:
+    import json
+    import subprocess
+
+    from conformance._support import UNDER_QEMU
+    from conformance._support.cc import build_shared, python_argv
+
+    _drivers()
+    lib = build_shared(TIER_PRELOAD, str(tmp_path / "libcount.so"))
+    env = dict(os.environ, VLLSI_TIER=tier)
+    if not UNDER_QEMU:
+        env["LD_PRELOAD"] = lib
+    root = Path(__file__).resolve().parents[3]
+    argv = python_argv("-c", TIER_CHILD, env_for_guest={"LD_PRELOAD": lib})
+    out = subprocess.run(argv, env=env, cwd=root, capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert doc["tier"] == tier
+    return dict(zip(TIER_FUNCS, doc["counts"], strict=True))
+
+
+@pytest.mark.covers("linux.io.EpollDriver")
+def test_c_core_follows_the_tier(tmp_path: Path) -> None:
+    """The core's syscalls go through the active tier: on the libc tier every one is
+    libc's syscall() (so an LD_PRELOAD or seccomp user sees them), on the asm tier
+    none is a libc call."""
+    from vllsi import _platform
+
+    libc = _tier_counts("libc", tmp_path)
+    assert libc["syscall"] >= 3 * 8, libc
+    assert {k: v for k, v in libc.items() if k != "syscall"} == dict.fromkeys(TIER_FUNCS[1:], 0)
+    if _platform.TIER == "asm":
+        asm = _tier_counts("asm", tmp_path)
+        assert asm == dict.fromkeys(TIER_FUNCS, 0), asm
