@@ -19,7 +19,13 @@ pidfd_send_signal(fd, sig, flags) exit_group(status) wait4(pid, options) ->
 (pid, status) waitid(idtype, id, options) spawn_raw(paths, argv, envp, cwd,
 stdio, pass_fds, flags) -> (pid, [parent fds])`` with ``envp`` None for the
 process's own environment and ``stdio`` three ``(mode, fd)`` pairs (mode 0
-inherit, 1 pipe, 2 /dev/null, 3 the given fd).
+inherit, 1 pipe, 2 /dev/null, 3 the given fd); optionally ``SELECTABLE_PIPES``
+(default True; False where pipes cannot be polled, e.g. Windows, and
+``Child.communicate`` then feeds and drains the pipes with threads).
+
+Signal numbers are checked here (0..64, ValueError otherwise) before any backend
+runs, so a bad number never reaches an OS that would treat it as something else
+(Windows' ``kill`` ends the target with exit code 128 + sig).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ __all__ = [
 ]
 
 _impl: Any = _platform.os_module("process_ops")
+_SELECTABLE_PIPES: bool = getattr(_impl, "SELECTABLE_PIPES", True)
 
 _WNOHANG = 1
 _WEXITED = 4
@@ -83,6 +90,13 @@ DEVNULL = Stdio.DEVNULL
 
 
 
+def _sig(v: Any) -> int:
+    s = _int(v, "sig")
+    if not 0 <= s <= 64:
+        raise ValueError(f"signal number {s} outside 0..64")
+    return s
+
+
 def getpid() -> int:
     """getpid(): the calling process's id. Never fails. Availability: Linux."""
     return int(_impl.getpid())
@@ -106,7 +120,7 @@ def kill(pid: int, sig: int) -> None:
     Raises: VllsiError/ESRCH (no such process), PermissionDenied/EPERM,
         TypeError/ValueError for bad input. Availability: Linux.
     """
-    _impl.kill(_int(pid, "pid"), _int(sig, "sig"))
+    _impl.kill(_int(pid, "pid"), _sig(sig))
 
 
 def tgkill(tgid: int, tid: int, sig: int) -> None:
@@ -115,7 +129,7 @@ def tgkill(tgid: int, tid: int, sig: int) -> None:
     Raises: VllsiError/ESRCH, PermissionDenied/EPERM, TypeError/ValueError.
     Availability: Linux.
     """
-    _impl.tgkill(_int(tgid, "tgid"), _int(tid, "tid"), _int(sig, "sig"))
+    _impl.tgkill(_int(tgid, "tgid"), _int(tid, "tid"), _sig(sig))
 
 
 def pidfd_open(pid: int, flags: int = 0) -> int:
@@ -133,7 +147,7 @@ def pidfd_send_signal(pidfd: Any, sig: int, flags: int = 0) -> None:
     Raises: VllsiError/ESRCH (exited), BadDescriptor/EBADF, Unsupported/ENOSYS.
     Availability: Linux >= 5.1.
     """
-    _impl.pidfd_send_signal(pidfd, _int(sig, "sig"), _int(flags, "flags"))
+    _impl.pidfd_send_signal(pidfd, _sig(sig), _int(flags, "flags"))
 
 
 def exit_group(status: int) -> NoReturn:
@@ -275,7 +289,7 @@ class Child:
 
         Raises: PermissionDenied/EPERM; VllsiError. Availability: Linux.
         """
-        s = _int(sig, "sig")
+        s = _sig(sig)
         with self._lock:
             if self.returncode is not None:
                 return
@@ -309,6 +323,68 @@ class Child:
         if input is not None and self.stdin is None:
             raise ValueError("input given but stdin is not a pipe")
         deadline = None if timeout is None else time.monotonic() + timeout
+        if not _SELECTABLE_PIPES:
+            out, err = self._communicate_threads(input, deadline)
+        else:
+            out, err = self._communicate_select(input, deadline)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        self.wait(left)
+        return out, err
+
+    def _communicate_threads(self, input: bytes | None, deadline: float | None
+                             ) -> tuple[bytes | None, bytes | None]:
+        # Where pipes cannot be polled (Windows), one thread per pipe, as subprocess
+        # does there. Each thread owns its descriptor and closes it when done, so
+        # on a timeout the pipes are already gone from this Child while a thread
+        # still blocked in read/write ends once the child exits.
+        sinks: dict[str, list[bytes]] = {}
+        threads = []
+        view = memoryview(input or b"")
+
+        def feed(fd: int) -> None:
+            try:
+                done = 0
+                while done < len(view):
+                    done += os.write(fd, view[done:done + (1 << 16)])
+            except (BrokenPipeError, OSError):  # the child stopped reading: as subprocess
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+        def drain(fd: int, sink: list[bytes]) -> None:
+            try:
+                while data := os.read(fd, 1 << 16):
+                    sink.append(data)
+            except OSError:  # e.g. a broken pipe on Windows: end of data
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+        for name in ("stdin", "stdout", "stderr"):
+            fd = getattr(self, name)
+            if fd is None:
+                continue
+            setattr(self, name, None)  # the thread owns it now
+            if name == "stdin":
+                t = threading.Thread(target=feed, args=(fd,), daemon=True)
+            else:
+                sinks[name] = []
+                t = threading.Thread(target=drain, args=(fd, sinks[name]), daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                raise errors.from_errno(_errno.ETIMEDOUT, syscall="communicate",
+                                        cls=errors.TimedOut)
+        out = b"".join(sinks["stdout"]) if "stdout" in sinks else None
+        err = b"".join(sinks["stderr"]) if "stderr" in sinks else None
+        return out, err
+
+    def _communicate_select(self, input: bytes | None, deadline: float | None
+                            ) -> tuple[bytes | None, bytes | None]:
         chunks: dict[int, list[bytes]] = {}
         sel = selectors.DefaultSelector()
         view = memoryview(input or b"")
@@ -350,8 +426,6 @@ class Child:
             out = b"".join(chunks[self.stdout]) if self.stdout in chunks else None
             err = b"".join(chunks[self.stderr]) if self.stderr in chunks else None
             self.close_pipes()
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        self.wait(left)
         return out, err
 
     def _close_fd(self, name: str) -> None:
@@ -430,8 +504,11 @@ def _envp(env: Mapping[Any, Any] | None) -> list[bytes] | None:
     return out
 
 
+_SEPS = tuple(os.fsencode(c) for c in (os.sep, os.altsep) if c)
+
+
 def _paths(prog: bytes, env: Mapping[Any, Any] | None) -> list[bytes]:
-    if b"/" in prog:
+    if any(sep in prog for sep in _SEPS):  # a path, not a name to search (execvp)
         return [prog]
     search: Any = None if env is None else {os.fsdecode(k): os.fsdecode(v)
                                             for k, v in env.items()}

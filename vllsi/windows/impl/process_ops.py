@@ -3,7 +3,8 @@
 - ``spawn_raw``: CreateProcessW with the program found among ``paths`` (each
   tried as given, then with ``.exe``), ``argv`` quoted into one command line by
   the C runtime's rules, the environment as a UTF-16 block (None inherits),
-  ``cwd``, and the three std handles made inheritable for the child (a pipe:
+  ``cwd`` (checked first, so a missing one is NotFound naming it, as POSIX's
+  chdir error, not ERROR_DIRECTORY naming the program), and the three std handles made inheritable for the child (a pipe:
   CreatePipe, the parent's end kept non-inheritable; DEVNULL: ``NUL``; a given
   descriptor: a C runtime fd duplicated as an inheritable handle). The parent's
   pipe ends are returned as C runtime descriptors (``msvcrt.open_osfhandle``) so
@@ -12,6 +13,9 @@
   CREATE_NEW_PROCESS_GROUP; restoring signals has no meaning here.
   Handle inheritance is process-wide in CreateProcessW: other inheritable
   handles of the parent are inherited too (vllsi creates its own non-inheritable).
+- ``SELECTABLE_PIPES`` is False: Windows' select() takes sockets only, so
+  ``Child.communicate`` drains and feeds the pipes with threads (as ``subprocess``
+  does on Windows).
 - ``wait4``/``waitid`` wait on the process handle kept since spawn
   (WaitForSingleObject) and build a POSIX status: ``code << 8`` for an exit, the
   signal number for a child ended by :func:`kill` (so Child.returncode is
@@ -35,9 +39,10 @@ from vllsi import errors
 from vllsi.windows import consts as C
 from vllsi.windows import kernel32, ntdll
 
-__all__ = ["exit_group", "getpid", "getppid", "gettid", "kill", "pidfd_open",
-           "pidfd_send_signal", "spawn_raw", "tgkill", "wait4", "waitid"]
+__all__ = ["SELECTABLE_PIPES", "exit_group", "getpid", "getppid", "gettid", "kill",
+           "pidfd_open", "pidfd_send_signal", "spawn_raw", "tgkill", "wait4", "waitid"]
 
+SELECTABLE_PIPES = False  # anonymous pipes are not select()able: communicate uses threads
 _WNOHANG = 1
 _WNOWAIT = 0x01000000
 _children: dict[int, int] = {}  # pid -> process handle (until reaped)
@@ -153,6 +158,26 @@ def _find(paths: Sequence[bytes]) -> bytes:
                             filename=os.fsdecode(paths[0]) if paths else None)
 
 
+def _check_cwd(cwd: bytes) -> None:
+    # CreateProcessW reports a bad directory as ERROR_DIRECTORY naming the program;
+    # checked first so the error is POSIX's chdir one: NotFound/ENOTDIR naming cwd.
+    name = os.fsdecode(cwd)
+    try:
+        attrs = kernel32.get_file_attributes(cwd)
+    except errors.VllsiError as exc:
+        exc.filename = name
+        raise
+    if not attrs & C.FILE_ATTRIBUTE_DIRECTORY:
+        raise errors.from_errno(_errno.ENOTDIR, syscall="GetFileAttributesW", filename=name)
+
+
+def _osfhandle(msvcrt: Any, fd: int) -> int:
+    try:
+        return int(msvcrt.get_osfhandle(fd))
+    except OSError as exc:  # the C runtime's EBADF, through the factory
+        raise errors.from_errno(exc.errno or _errno.EBADF, syscall="_get_osfhandle") from None
+
+
 def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes] | None,
               cwd: bytes | None, stdio: Sequence[tuple[int, int]], pass_fds: Sequence[int],
               flags: int) -> tuple[int, list[int]]:
@@ -162,6 +187,8 @@ def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[byte
         raise errors.unsupported("pass_fds on Windows (descriptor numbers are not inherited)",
                                  syscall="CreateProcessW")
     program = _find(paths)
+    if cwd is not None:
+        _check_cwd(cwd)
     env = None
     if envp is not None:
         env = {}
@@ -188,7 +215,7 @@ def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[byte
                 child_ends.append(h)
                 handles.append(h)
             else:
-                src = kernel32.get_std_handle(std[i]) if mode == 0 else msvcrt.get_osfhandle(fd)
+                src = kernel32.get_std_handle(std[i]) if mode == 0 else _osfhandle(msvcrt, fd)
                 if src in (0, -1):
                     handles.append(0)
                     continue
@@ -196,7 +223,7 @@ def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[byte
                 child_ends.append(h)
                 handles.append(h)
         pflags = C.CREATE_NEW_PROCESS_GROUP if flags & 2 else 0
-        info = kernel32.create_process(program, list(argv), env=env, cwd=cwd,
+        info = kernel32.create_process(os.fsdecode(program), list(argv), env=env, cwd=cwd,
                                        stdio=(handles[0], handles[1], handles[2]), flags=pflags)
     except BaseException:
         for fd in parent:
