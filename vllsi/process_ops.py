@@ -156,7 +156,10 @@ def exit_group(status: int) -> NoReturn:
     Raises: TypeError/ValueError (status outside 0..255) before the call.
     Availability: Linux.
     """
-    _impl.exit_group(_int(status, "status"))
+    st = _int(status, "status")
+    if not 0 <= st <= 255:  # checked here: Windows would end the process with it
+        raise ValueError(f"exit status {st} outside 0..255")
+    _impl.exit_group(st)
     raise AssertionError("exit_group returned")  # pragma: no cover
 
 
