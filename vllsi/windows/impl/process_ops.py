@@ -4,11 +4,12 @@
   tried as given, then with ``.exe``), ``argv`` quoted into one command line by
   the C runtime's rules, the environment as a UTF-16 block (None inherits),
   ``cwd`` (checked first, so a missing one is NotFound naming it, as POSIX's
-  chdir error, not ERROR_DIRECTORY naming the program), and the three std handles made inheritable for the child (a pipe:
-  CreatePipe, the parent's end kept non-inheritable; DEVNULL: ``NUL``; a given
-  descriptor: a C runtime fd duplicated as an inheritable handle). The parent's
-  pipe ends are returned as C runtime descriptors (``msvcrt.open_osfhandle``) so
-  ``os.read``/``os.write``/``os.close`` work on them. ``pass_fds`` cannot keep
+  chdir error, not ERROR_DIRECTORY naming the program), and the three std
+  handles made inheritable for the child (a pipe: CreatePipe, the parent's end
+  kept non-inheritable; DEVNULL: ``NUL``; a given descriptor: a C runtime fd
+  duplicated as an inheritable handle). The parent's pipe ends are returned as
+  C runtime descriptors (``msvcrt.open_osfhandle``) so ``os.read``/``os.write``/
+  ``os.close`` work on them. ``pass_fds`` cannot keep
   numbers on Windows: Unsupported. ``start_new_session`` is
   CREATE_NEW_PROCESS_GROUP; restoring signals has no meaning here.
   Handle inheritance is process-wide in CreateProcessW: other inheritable
