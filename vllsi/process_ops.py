@@ -98,17 +98,19 @@ def _sig(v: Any) -> int:
 
 
 def getpid() -> int:
-    """getpid(): the calling process's id. Never fails. Availability: Linux."""
+    """getpid(): the calling process's id. Never fails. Availability: Linux, Windows."""
     return int(_impl.getpid())
 
 
 def getppid() -> int:
-    """getppid(): the parent process's id. Never fails. Availability: Linux."""
+    """getppid(): the parent process's id. Never fails.
+    Availability: Linux, Windows (NtQueryInformationProcess)."""
     return int(_impl.getppid())
 
 
 def gettid() -> int:
-    """gettid(): the calling thread's kernel id. Never fails. Availability: Linux."""
+    """gettid(): the calling thread's kernel id. Never fails.
+    Availability: Linux, Windows (GetCurrentThreadId)."""
     return int(_impl.gettid())
 
 
@@ -118,7 +120,9 @@ def kill(pid: int, sig: int) -> None:
     Args: pid: the target; sig: a signal number or :class:`vllsi.signal.Signal`
         (0 only probes).
     Raises: VllsiError/ESRCH (no such process), PermissionDenied/EPERM,
-        TypeError/ValueError for bad input. Availability: Linux.
+        TypeError/ValueError for bad input (a signal outside 0..64).
+    Availability: Linux; Windows (0 probes, any other signal TerminateProcess
+    with exit code 128 + sig; a reaped child then reports -sig).
     """
     _impl.kill(_int(pid, "pid"), _sig(sig))
 
@@ -154,7 +158,7 @@ def exit_group(status: int) -> NoReturn:
     """exit_group(status): end the process now: no atexit, no flush (``os._exit``).
 
     Raises: TypeError/ValueError (status outside 0..255) before the call.
-    Availability: Linux.
+    Availability: Linux; Windows (TerminateProcess on the current process).
     """
     st = _int(status, "status")
     if not 0 <= st <= 255:  # checked here: Windows would end the process with it
@@ -170,7 +174,7 @@ def exit(status: int = 0) -> NoReturn:
     ``sys.stdout``/``sys.stderr``, then ends every thread with exit_group. Unlike
     ``sys.exit`` it cannot be caught, and it does not join other threads.
     Raises: TypeError/ValueError (status outside 0..255) before anything runs.
-    Availability: Linux.
+    Availability: Linux, Windows.
     """
     st = _int(status, "status")
     if not 0 <= st <= 255:
@@ -242,7 +246,7 @@ class Child:
     def poll(self) -> int | None:
         """wait4(pid, WNOHANG): the decoded status if the child has exited, else None.
 
-        Raises: VllsiError from wait4 (other than ECHILD). Availability: Linux.
+        Raises: VllsiError from wait4 (other than ECHILD). Availability: Linux, Windows.
         """
         return self._reap()
 
@@ -253,7 +257,7 @@ class Child:
         (GIL released) and reaps after; with one it polls the pidfd (or backs off
         with WNOHANG where there is none). EINTR is retried (PEP 475).
         Raises: TimedOut when ``timeout`` expires (the child keeps running);
-            ValueError for a negative timeout. Availability: Linux.
+            ValueError for a negative timeout. Availability: Linux, Windows.
         """
         if timeout is None:
             while self._reap() is None:
@@ -290,7 +294,7 @@ class Child:
     def send_signal(self, sig: int) -> None:
         """pidfd_send_signal (or kill without a pidfd); nothing once reaped.
 
-        Raises: PermissionDenied/EPERM; VllsiError. Availability: Linux.
+        Raises: PermissionDenied/EPERM; VllsiError. Availability: Linux, Windows.
         """
         s = _sig(sig)
         with self._lock:
@@ -321,7 +325,8 @@ class Child:
         never deadlocks against a parent still writing its input. The pipes are
         closed afterwards. Returns ``(out, err)`` (None for a stream not piped).
         Raises: TimedOut (the child is left running, pipes closed); ValueError
-            for input without a stdin pipe. Availability: Linux.
+            for input without a stdin pipe. Availability: Linux; Windows (one
+            thread per pipe instead of a selector).
         """
         if input is not None and self.stdin is None:
             raise ValueError("input given but stdin is not a pipe")
@@ -544,7 +549,9 @@ def spawn(argv: Sequence[Any], env: Mapping[Any, Any] | None = None, cwd: Any = 
         the program), the chdir error (``.syscall`` "chdir", ``.filename`` cwd),
         ResourceExhausted/EMFILE/EAGAIN-class errors from pipe2/clone;
         TypeError/ValueError for bad arguments, before anything is created.
-    Availability: Linux (asm tier: vllsi's C; libc tier: glibc posix_spawn).
+    Availability: Linux (asm tier: vllsi's C; libc tier: glibc posix_spawn);
+    Windows (CreateProcessW; ``pass_fds`` is Unsupported, restore_signals has
+    no meaning, ``start_new_session`` is CREATE_NEW_PROCESS_GROUP, no pidfd).
     """
     if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence):
         raise TypeError("argv must be a sequence of str/bytes/PathLike (not a string)")
