@@ -108,6 +108,9 @@ def test_linux_calls_are_unsupported_on_windows() -> None:
             process_ops.pidfd_open(c.pid)
         with pytest.raises(errors.Unsupported):
             process_ops.pidfd_send_signal(3, 15)
+        for group in (0, -c.pid):  # POSIX process groups: no such thing here
+            with pytest.raises(errors.Unsupported):
+                process_ops.kill(group, 15)
         assert c.poll() is None
     finally:
         c.kill()

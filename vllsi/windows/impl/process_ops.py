@@ -22,7 +22,8 @@
   signal number for a child ended by :func:`kill` (so Child.returncode is
   -signal as on POSIX). Unknown pids: ECHILD.
 - ``kill(pid, sig)``: 0 checks the process exists; any other signal
-  TerminateProcess(exit code 128 + sig). ``tgkill``, ``pidfd_*``: Unsupported.
+  TerminateProcess(exit code 128 + sig). Process groups (pid <= 0), ``tgkill``,
+  ``pidfd_*``: Unsupported.
 - ``exit_group``: TerminateProcess on the current process (no cleanup, as the
   syscall). ``getppid``: NtQueryInformationProcess(ProcessBasicInformation).
 """
@@ -68,6 +69,9 @@ def _echild(call: str) -> errors.VllsiError:
 
 
 def kill(pid: int, sig: int) -> None:
+    if pid <= 0:
+        raise errors.unsupported("kill of a process group (pid <= 0) on Windows",
+                                 syscall="kill")
     with _lock:
         h = _children.get(pid)
     own = h is not None
