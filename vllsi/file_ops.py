@@ -148,7 +148,11 @@ def _named(exc: errors.VllsiError, path: Any, encoded: bytes, attr: str = "filen
     a str stays a str, bytes stay bytes, a PathLike becomes what it names), where
     the backend named the encoded path it was given."""
     got = getattr(exc, attr)
-    if got is not None and (got == encoded or got == _os.fsdecode(encoded)):
+    if isinstance(got, bytes):
+        same = got == encoded
+    else:  # never compare bytes with str (python -bb makes that an error)
+        same = isinstance(got, str) and got == _os.fsdecode(encoded)
+    if same:
         setattr(exc, attr, _os.fspath(path))
 
 
