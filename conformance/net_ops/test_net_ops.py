@@ -302,6 +302,41 @@ def test_connection_refused() -> None:
         close(c)
 
 
+@pytest.mark.covers("net_ops.connect", "net_ops.getsockopt", "net_ops.SO_ERROR")
+def test_nonblocking_connect_reports_through_so_error() -> None:
+    # connect on a non-blocking socket: WouldBlock (EINPROGRESS; Windows:
+    # WSAEWOULDBLOCK) while it proceeds, the outcome in SO_ERROR once select()
+    # reports the socket (writable on success; Windows flags a failure as an
+    # exception condition). SO_ERROR carries the OS's own code: errno's value
+    # on each OS (Windows' errno.ECONNREFUSED is WSAECONNREFUSED).
+    import select
+
+    lst = net_ops.socket()
+    net_ops.bind(lst, ("127.0.0.1", 0))
+    net_ops.listen(lst)
+    refused = net_ops.socket()
+    net_ops.bind(refused, ("127.0.0.1", 0))
+    dead = net_ops.getsockname(refused)
+    close(refused)
+    try:
+        for target, want in ((net_ops.getsockname(lst), 0), (dead, errno.ECONNREFUSED)):
+            c = net_ops.socket()
+            try:
+                try:
+                    net_ops.connect(c, target)
+                except errors.WouldBlock:
+                    _, w, x = select.select([], [c], [c], 60)
+                    assert w or x
+                except errors.ConnectionRefused:  # refused at once: also allowed
+                    assert want == errno.ECONNREFUSED
+                    continue
+                assert net_ops.getsockopt(c, net_ops.SOL_SOCKET, net_ops.SO_ERROR) == want
+            finally:
+                close(c)
+    finally:
+        close(lst)
+
+
 @pytest.mark.covers("net_ops.socket", "net_ops.bind", "net_ops.recv", "net_ops.listen")
 @pytest.mark.parametrize("call", [
     lambda: net_ops.socket("inet"),
