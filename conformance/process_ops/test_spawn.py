@@ -363,6 +363,36 @@ def test_concurrent_spawns_from_threads() -> None:
     assert errors_seen == []
 
 
+@pytest.mark.covers("process_ops.spawn", "process_ops.Child")
+def test_pipes_do_not_leak_into_concurrent_children() -> None:
+    # A child started while another spawn's pipe ends exist must not get them: a
+    # long-lived child holding the write end of someone else's stdout pipe keeps
+    # that reader from ever seeing EOF. (Windows: handle inheritance is
+    # process-wide, so vllsi serialises its spawns; POSIX: the child closes every
+    # descriptor it was not given.)
+    stop = threading.Event()
+    sleepers: list[process_ops.Child] = []
+
+    def spawner() -> None:
+        while not stop.is_set() and len(sleepers) < 40:
+            sleepers.append(spawn(sleeper(), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
+                                  pidfd=False))
+
+    t = threading.Thread(target=spawner)
+    t.start()
+    try:
+        for i in range(8):
+            c = spawn(echo(str(i)), stdout=PIPE)
+            out, _ = c.communicate(timeout=30)  # EOF needs every copy of the write end gone
+            assert out == f"{i}\n".encode() and c.returncode == 0
+    finally:
+        stop.set()
+        t.join()
+        for s in sleepers:
+            s.kill()
+            s.wait()
+
+
 @pytest.mark.covers("process_ops.spawn")
 def test_closed_descriptor_for_a_std_stream() -> None:
     r, w = os.pipe()

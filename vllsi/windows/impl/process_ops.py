@@ -14,6 +14,9 @@
   CREATE_NEW_PROCESS_GROUP; restoring signals has no meaning here.
   Handle inheritance is process-wide in CreateProcessW: other inheritable
   handles of the parent are inherited too (vllsi creates its own non-inheritable).
+  Spawns are serialised (one lock from the first inheritable handle to
+  CreateProcessW's return), so concurrent vllsi spawns never inherit each
+  other's pipe ends; handles other code makes inheritable meanwhile still can be.
 - ``SELECTABLE_PIPES`` is False: Windows' select() takes sockets only, so
   ``Child.communicate`` drains and feeds the pipes with threads (as ``subprocess``
   does on Windows).
@@ -50,6 +53,7 @@ _WNOWAIT = 0x01000000
 _children: dict[int, int] = {}  # pid -> process handle (until reaped)
 _signalled: dict[int, int] = {}  # pid -> the signal kill() ended it with
 _lock = threading.Lock()
+_spawn_lock = threading.Lock()  # see spawn_raw
 
 
 def getpid() -> int:
@@ -183,6 +187,41 @@ def _osfhandle(msvcrt: Any, fd: int) -> int:
         raise errors.from_errno(exc.errno or _errno.EBADF, syscall="_get_osfhandle") from None
 
 
+def _child_std(msvcrt: Any, stdio: Sequence[tuple[int, int]], parent: list[int],
+               child_ends: list[int]) -> list[int]:
+    """The child's three std handles (inheritable); the parent's pipe ends go to
+    ``parent`` (C runtime fds), every handle to close after the spawn to ``child_ends``."""
+    std = (C.STD_INPUT_HANDLE, C.STD_OUTPUT_HANDLE, C.STD_ERROR_HANDLE)
+    handles: list[int] = []
+    for i, (mode, fd) in enumerate(stdio):
+        if mode == 1:  # pipe
+            r, w = kernel32.create_pipe(inheritable=True)
+            mine, theirs = (w, r) if i == 0 else (r, w)
+            child_ends.append(theirs)
+            try:
+                kernel32.set_handle_information(mine, C.HANDLE_FLAG_INHERIT, 0)
+                parent[i] = msvcrt.open_osfhandle(mine, os.O_WRONLY if i == 0 else os.O_RDONLY)
+            except BaseException:
+                kernel32.close_handle(mine)
+                raise
+            handles.append(theirs)
+        elif mode == 2:  # devnull
+            h = kernel32.create_file("NUL", C.GENERIC_READ | C.GENERIC_WRITE,
+                                     C.FILE_SHARE_READ | C.FILE_SHARE_WRITE,
+                                     C.OPEN_EXISTING, inheritable=True)
+            child_ends.append(h)
+            handles.append(h)
+        else:
+            src = kernel32.get_std_handle(std[i]) if mode == 0 else _osfhandle(msvcrt, fd)
+            if src in (0, -1):
+                handles.append(0)
+                continue
+            h = kernel32.duplicate_handle(src, inheritable=True)
+            child_ends.append(h)
+            handles.append(h)
+    return handles
+
+
 def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes] | None,
               cwd: bytes | None, stdio: Sequence[tuple[int, int]], pass_fds: Sequence[int],
               flags: int) -> tuple[int, list[int]]:
@@ -202,42 +241,24 @@ def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[byte
             env[k] = v
     child_ends: list[int] = []  # inheritable handles to close after the spawn
     parent: list[int] = [-1, -1, -1]
-    std = (C.STD_INPUT_HANDLE, C.STD_OUTPUT_HANDLE, C.STD_ERROR_HANDLE)
-    handles: list[int] = []
-    try:
-        for i, (mode, fd) in enumerate(stdio):
-            if mode == 1:  # pipe
-                r, w = kernel32.create_pipe(inheritable=True)
-                mine, theirs = (w, r) if i == 0 else (r, w)
-                kernel32.set_handle_information(mine, C.HANDLE_FLAG_INHERIT, 0)
-                parent[i] = msvcrt.open_osfhandle(mine, os.O_WRONLY if i == 0 else os.O_RDONLY)
-                child_ends.append(theirs)
-                handles.append(theirs)
-            elif mode == 2:  # devnull
-                h = kernel32.create_file("NUL", C.GENERIC_READ | C.GENERIC_WRITE,
-                                         C.FILE_SHARE_READ | C.FILE_SHARE_WRITE,
-                                         C.OPEN_EXISTING, inheritable=True)
-                child_ends.append(h)
-                handles.append(h)
-            else:
-                src = kernel32.get_std_handle(std[i]) if mode == 0 else _osfhandle(msvcrt, fd)
-                if src in (0, -1):
-                    handles.append(0)
-                    continue
-                h = kernel32.duplicate_handle(src, inheritable=True)
-                child_ends.append(h)
-                handles.append(h)
-        pflags = C.CREATE_NEW_PROCESS_GROUP if flags & 2 else 0
-        info = kernel32.create_process(os.fsdecode(program), list(argv), env=env, cwd=cwd,
-                                       stdio=(handles[0], handles[1], handles[2]), flags=pflags)
-    except BaseException:
-        for fd in parent:
-            if fd >= 0:
-                os.close(fd)
-        raise
-    finally:
-        for h in child_ends:
-            kernel32.close_handle(h)
+    # Inheritable handles exist only inside this lock, and CreateProcessW runs in
+    # it: two spawns from different threads never inherit each other's pipe ends
+    # (a child holding another child's write end would keep its reader from EOF).
+    with _spawn_lock:
+        try:
+            handles = _child_std(msvcrt, stdio, parent, child_ends)
+            pflags = C.CREATE_NEW_PROCESS_GROUP if flags & 2 else 0
+            info = kernel32.create_process(os.fsdecode(program), list(argv), env=env, cwd=cwd,
+                                           stdio=(handles[0], handles[1], handles[2]),
+                                           flags=pflags)
+        except BaseException:
+            for fd in parent:
+                if fd >= 0:
+                    os.close(fd)
+            raise
+        finally:
+            for h in child_ends:
+                kernel32.close_handle(h)
     kernel32.close_handle(info.thread)
     with _lock:
         _children[info.pid] = info.process
