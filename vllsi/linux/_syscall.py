@@ -58,7 +58,6 @@ if TIER == "asm":
 
     syscall = _fast.syscall
     syscall_blocking = _fast.syscall_blocking
-    _fast.set_error_factory(c_error)
 else:
     import cffi
 
@@ -86,14 +85,10 @@ else:
     syscall_blocking = _libc_syscall
 
 
-def _native_error(code: int, name: str) -> errors.VllsiError:
-    return errors.from_errno(code, syscall=name)
-
-
-try:  # the C fast paths raise through the factory (on either tier: the io_uring ring)
+try:  # C fast paths raise through c_error on either tier (the io_uring ring is C on both)
     from vllsi.linux import _fast as _fastmod
 
-    _fastmod.set_error_factory(_native_error)
+    _fastmod.set_error_factory(c_error)
 except ImportError:  # no compiled shim: nothing in C to raise
     pass
 
