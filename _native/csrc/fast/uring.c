@@ -78,6 +78,7 @@ typedef struct {
     uint32_t *free_list;
     uint64_t seq;
     PyObject *types[VL_KINDS];
+    Py_ssize_t field_off[4][4]; /* K_READ..K_RECV: slot offsets of fd, buf, len, last */
     PyObject *result_type;
     PyObject *encode;      /* encode(op) -> bytes: Connect's sockaddr */
     PyObject *decode;      /* decode(bytes) -> address: Accept's peer */
@@ -239,6 +240,24 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         r->types[k] = PyTuple_GET_ITEM(types, k);
         Py_INCREF(r->types[k]);
     }
+    for (int idx = 0; idx < 4; idx++) {
+        /* The buffer ops are slotted dataclasses: read their fields straight from
+         * the slots for the exact classes (a subclass goes through getattr). */
+        static const int kinds[4] = {K_READ, K_WRITE, K_SEND, K_RECV};
+        static const char *names[4][4] = {{"fd", "buf", "len", "offset"},
+                                          {"fd", "buf", "len", "offset"},
+                                          {"fd", "buf", "len", "flags"},
+                                          {"fd", "buf", "len", "flags"}};
+        int k = kinds[idx];
+        for (int f = 0; f < 4; f++) {
+            if (!PyType_Check(r->types[k])
+                || slot_offset((PyTypeObject *)r->types[k], names[idx][f],
+                               &r->field_off[idx][f]) < 0) {
+                PyErr_Clear();
+                r->field_off[idx][f] = -1;
+            }
+        }
+    }
     r->result_type = args[13];
     Py_INCREF(r->result_type);
     r->encode = args[14];
@@ -259,17 +278,12 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 kind_of(vl_ring *r, PyObject *op)
 {
+    /* Exact classes only, as every driver: a subclass could compute fields
+     * (a property over len) behind the engine's pinning and checks. */
     PyTypeObject *t = Py_TYPE(op);
     for (int k = 0; k < VL_KINDS; k++)
         if ((PyObject *)t == r->types[k])
             return k;
-    for (int k = 0; k < VL_KINDS; k++) {
-        int ok = PyObject_IsInstance(op, r->types[k]);
-        if (ok < 0)
-            return -1;
-        if (ok)
-            return k;
-    }
     PyErr_Format(PyExc_TypeError, "not an engine op: %.100s", t->tp_name);
     return -1;
 }
@@ -278,6 +292,37 @@ static int
 attr_long(PyObject *op, PyObject *name, long long *out)
 {
     PyObject *o = PyObject_GetAttr(op, name);
+    if (!o)
+        return -1;
+    long long v = PyLong_AsLongLong(o);
+    Py_DECREF(o);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A buffer op's field: straight from its slot for the exact op class, else getattr.
+ * f: 0 fd, 1 buf, 2 len, 3 offset/flags. New reference, or NULL with an exception. */
+static PyObject *
+op_field(vl_ring *r, PyObject *op, int kind, int f, PyObject *name)
+{
+    int idx = kind == K_READ ? 0 : kind == K_WRITE ? 1 : kind == K_SEND ? 2 : 3;
+    Py_ssize_t off = r->field_off[idx][f];
+    if (off >= 0 && (PyObject *)Py_TYPE(op) == r->types[kind]) {
+        PyObject *v = *(PyObject **)((char *)op + off);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(op, name);
+}
+
+static int
+field_long(vl_ring *r, PyObject *op, int kind, int f, PyObject *name, long long *out)
+{
+    PyObject *o = op_field(r, op, kind, f, name);
     if (!o)
         return -1;
     long long v = PyLong_AsLongLong(o);
@@ -324,9 +369,9 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
     s->fixed = 0;
     if (kind == K_READ || kind == K_WRITE || kind == K_SEND || kind == K_RECV) {
         int writable = (kind == K_READ || kind == K_RECV);
-        if (attr_long(op, s_fd, &fd))
+        if (field_long(r, op, kind, 0, s_fd, &fd))
             return -1;
-        o = PyObject_GetAttr(op, s_buf);
+        o = op_field(r, op, kind, 1, s_buf);
         if (!o)
             return -1;
         int rc = PyObject_GetBuffer(o, &s->view, writable ? (PyBUF_WRITABLE | PyBUF_SIMPLE)
@@ -342,7 +387,7 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
         }
         s->has_view = 1;
         Py_ssize_t n = s->view.len;
-        o = PyObject_GetAttr(op, s_len);
+        o = op_field(r, op, kind, 2, s_len);
         if (!o)
             goto fail_view;
         if (o != Py_None) {
@@ -363,12 +408,9 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
             PyErr_SetString(PyExc_ValueError, "buffer larger than 0x7ffff000 bytes");
             goto fail_view;
         }
-        if (kind == K_READ || kind == K_WRITE) {
-            if (attr_long(op, s_offset, &v))
-                goto fail_view;
-        } else if (attr_long(op, s_flags, &v)) {
+        if (field_long(r, op, kind, 3, (kind == K_READ || kind == K_WRITE) ? s_offset : s_flags,
+                       &v))
             goto fail_view;
-        }
         e = next_sqe(r);
         e->fd = (int32_t)fd;
         e->addr = (uint64_t)(uintptr_t)s->view.buf;
