@@ -1,16 +1,54 @@
-"""Echo server, 1000-byte messages, clients in separate processes (anchors P10-P13).
+"""Echo servers under ping-pong load from C clients on another CPU (anchors P10-P14).
 
-Each server runs in its own process; three client processes each hold one
-connection and ping-pong ``MSGS`` messages per round (uvloop's echoclient
-shape). A round is timed from the "go" written to the clients to their "done",
-so process start-up is not measured. Servers: vllsi's engine (io_uring and the
+What is measured: the wall time per message of an echo server that is kept busy.
+Each server runs in its own process pinned to one CPU; the load comes from C client
+processes (``benchmarks/echo_client.c`` through ``_loadgen.EchoClients``) pinned to
+the other CPU(s), each holding ``CONNECTIONS`` connections with one message in flight
+on each (uvloop's echoclient ping-pong: send SIZE bytes, read SIZE bytes back, repeat;
+every byte checked). A round is timed from "go" to the last client's "done"; start-up
+and connection set-up are not measured. Servers: vllsi's engine (io_uring and the
 epoll driver, written on the public engine API: conformance/_support/echo.py),
-asyncio Protocol, uvloop Protocol (benchmark venv, importorskip) and a bare
+asyncio Protocol, uvloop Protocol (bench venv, importorskip) and a bare
 ``select.epoll`` loop with blocking sendall.
+
+Why this shape (measured on the 2-vCPU reference box, see the echobench report):
+
+- C clients, not Python: a Python client burns 12-15 us of CPU per message, as much
+  as the servers it measures, so rows measured the scheduler's placement (per-round
+  walls of 10 and 18 us/msg for the same server in one run).
+- Server and clients pinned apart (``_loadgen.cpu_plan``); one allowed CPU: unpinned,
+  and the row's ``cpus`` says so.
+- 3 processes x 2 connections: with one connection per process (3 in flight) even C
+  clients left the fastest servers (bare epoll, uvloop) idle ~10 % of the time
+  (server CPU / wall ~0.89): the clients pay the loopback TCP work of every message
+  they send (~7 us/msg on their CPU, as much as the fastest server), so both sides
+  were the bottleneck in turn. With 6 in flight every server stays >= 0.95 busy.
+  ``VLLSI_ECHO_CLIENTS=PxC`` picks another shape (e.g. ``3x1`` for the anchors'
+  3 connections), ``VLLSI_ECHO_CLIENT=python`` the old Python client (one connection
+  per process; it is client-bound, kept for comparison only).
+- nice -10 for server and clients (``VLLSI_ECHO_NICE``; 0 to leave them alone):
+  the box is shared and a nice-0 task on the server's CPU otherwise makes the server
+  wait on the run queue as long as it runs (measured: 7.7 us/msg of run-queue wait
+  at 7.6 us/msg of CPU; with nice -10, 1 us/msg).
+
+Each run's ``extra_info`` (kept in the results JSON under the record's ``info``)
+says whether its row was server-bound: ``server_busy`` (server CPU / wall, median of
+rounds; ~1.0 = the server never waited for its clients), ``server_cpu_us_per_msg``,
+``server_runq_us_per_msg`` (time the server was runnable but another task had its
+CPU: other tenants), ``client_cpu_us_per_msg`` (all client processes), the CPU
+plan, and every round's wall per message (``wall_us_per_msg``). CPU times come from
+``/proc/<pid>/task/*/schedstat`` (ns), read outside the timed region.
+``python benchmarks/bench_echo.py RESULTS.json`` prints them per test.
+
+Servers and their clients live for the whole session (started on first use, one
+warm-up round, then reused by every interleaved run), so the harness's reruns cost
+only the rounds.
 """
 
 from __future__ import annotations
 
+import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,13 +57,37 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKERS = 3
-MSGS = 2000
-SIZE = 1000
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _loadgen
 
-G_PEERS = "echo 1000 B, 3 client processes: vllsi io_uring vs peers"
-G_FALLBACK = "echo 1000 B, 3 client processes: epoll driver vs io_uring driver"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shape(text: str) -> tuple[int, int]:
+    p, _, c = text.lower().partition("x")
+    try:
+        procs, conns = int(p), int(c or "1")
+    except ValueError:
+        raise ValueError(f"VLLSI_ECHO_CLIENTS must look like 3x2, not {text!r}") from None
+    if procs <= 0 or conns <= 0:
+        raise ValueError(f"VLLSI_ECHO_CLIENTS must be positive, not {text!r}")
+    return procs, conns
+
+
+CLIENT = os.environ.get("VLLSI_ECHO_CLIENT", "c")
+PROCESSES, CONNECTIONS = _shape(os.environ.get("VLLSI_ECHO_CLIENTS",
+                                               "3x2" if CLIENT == "c" else "3x1"))
+NICE = int(os.environ.get("VLLSI_ECHO_NICE", "-10"))
+ROUNDS = 5
+# messages per connection per round: ~50 ms rounds for the fastest servers
+MSGS = {1000: 1000, 65536: 80, 102400: 50}
+QUICK_DIV = 5
+
+_SHAPE = f"{PROCESSES}x{CONNECTIONS} {'C' if CLIENT == 'c' else 'Python'} clients"
+G_PEERS = f"echo 1000 B, {_SHAPE} on another CPU: vllsi io_uring vs peers"
+G_FALLBACK = f"echo 1000 B, {_SHAPE} on another CPU: epoll driver vs io_uring driver"
+G_64K = f"echo 64 KiB, {_SHAPE} on another CPU: vllsi io_uring vs uvloop"
+G_100K = f"echo 100 KiB, {_SHAPE} on another CPU: vllsi io_uring vs uvloop"
 
 SERVER_VLLSI = r'''
 import sys
@@ -78,57 +140,148 @@ while True:
             c.sendall(data)
 '''
 
-CLIENT = r'''
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-msg = b"x" * int(sys.argv[2])
-for line in sys.stdin:
-    n = int(line)
-    for _ in range(n):
-        s.sendall(msg)
-        got = 0
-        while got < len(msg):
-            chunk = s.recv(65536)
-            if not chunk:
-                raise SystemExit("server closed")
-            got += len(chunk)
-    sys.stdout.write("done\n"); sys.stdout.flush()
-'''
+PROGRAMS = {
+    "io_uring": (SERVER_VLLSI, "io_uring", str(ROOT)),
+    "epoll": (SERVER_VLLSI, "epoll", str(ROOT)),
+    "asyncio": (SERVER_ASYNCIO, "asyncio"),
+    "uvloop": (SERVER_ASYNCIO, "uvloop"),
+    "select.epoll": (SERVER_EPOLL,),
+}
+
+
+def _renice(pid: int) -> str:
+    if not NICE:
+        return "0 (not changed)"
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, NICE)
+    except OSError as exc:
+        return f"not applied ({exc.strerror})"
+    return str(NICE)
+
+
+class Server:
+    """One server program in its own process, pinned to the plan's server CPU."""
+
+    def __init__(self, name: str, plan: _loadgen.CpuPlan) -> None:
+        code, *args = PROGRAMS[name]
+        self.proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT,
+                                     stdout=subprocess.PIPE, text=True)
+        _loadgen.pin(self.proc.pid, plan.server)
+        self.nice = _renice(self.proc.pid)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{name} echo server did not start (exit {self.proc.wait()})")
+        self.port = int(line)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class Echo:
-    def __init__(self, code: str, *args: str) -> None:
-        self.server = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT,
-                                       stdout=subprocess.PIPE, text=True)
-        assert self.server.stdout is not None
-        line = self.server.stdout.readline()
-        if not line:
-            self.server.wait()
-            raise RuntimeError("server did not start")
-        port = line.strip()
-        self.clients = [subprocess.Popen([sys.executable, "-c", CLIENT, port, str(SIZE)],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         text=True) for _ in range(WORKERS)]
-        self.round()  # connect and warm up
+    """A server with its clients for one message size; CPU accounting per round."""
+
+    def __init__(self, server: Server, size: int, messages: int,
+                 plan: _loadgen.CpuPlan) -> None:
+        self.server, self.size, self.messages, self.plan = server, size, messages, plan
+        self.clients = _loadgen.EchoClients(server.port, size=size, processes=PROCESSES,
+                                            connections=CONNECTIONS, kind=CLIENT,
+                                            cpus=plan.clients)
+        self.client_nice = next(_renice(pid) for pid in self.clients.pids)
+        self.per_round = PROCESSES * CONNECTIONS * messages
+        self.cpu = None if plan.server is None else min(plan.server)
+        self.clients.round(messages)  # warm-up: first allocations, TCP windows
+        self.samples: list[dict[str, float]] = []
+        self._before: tuple[Any, ...] = ()
 
     def round(self) -> None:
-        for c in self.clients:
-            assert c.stdin is not None
-            c.stdin.write(f"{MSGS}\n")
-            c.stdin.flush()
-        for c in self.clients:
-            assert c.stdout is not None
-            if c.stdout.readline().strip() != "done":
-                raise RuntimeError("echo client failed")
+        self._wall = self.clients.round(self.messages)
+
+    def setup(self) -> None:
+        """pedantic's setup (untimed): CPU counters before the round."""
+        self._before = (_loadgen.cpu_ns([self.server.proc.pid]),
+                        _loadgen.cpu_ns(self.clients.pids),
+                        None if self.cpu is None else _loadgen.cpu_ticks(self.cpu))
+
+    def teardown(self) -> None:
+        """pedantic's teardown (untimed): CPU counters after, one sample per round."""
+        s0, c0, k0 = self._before
+        s1 = _loadgen.cpu_ns([self.server.proc.pid])
+        c1 = _loadgen.cpu_ns(self.clients.pids)
+        k1 = None if self.cpu is None else _loadgen.cpu_ticks(self.cpu)
+        n = self.per_round
+        self.samples.append({
+            "wall": self._wall / n, "server": (s1[0] - s0[0]) / n,
+            "runq": (s1[1] - s0[1]) / n, "client": (c1[0] - c0[0]) / n,
+            "idle_ticks": 0 if k0 is None or k1 is None else k1[1] - k0[1],
+            "ticks": 0 if k0 is None or k1 is None else sum(k1) - sum(k0)})
+
+    def info(self) -> dict[str, Any]:
+        """extra_info for the run just measured (its samples), then forget them."""
+        ss, self.samples = self.samples, []
+        if not ss:
+            return {}
+
+        def med(key: str) -> float:
+            return round(statistics.median(s[key] for s in ss) / 1e3, 2)
+
+        ticks = sum(s["ticks"] for s in ss)
+        return {
+            "messages_per_round": self.per_round, "message_bytes": self.size,
+            "clients": f"{PROCESSES} processes x {CONNECTIONS} connections ({CLIENT})",
+            "cpus": self.plan.note, "nice": f"server {self.server.nice}, "
+                                            f"clients {self.client_nice}",
+            "wall_us_per_msg": [round(s["wall"] / 1e3, 2) for s in ss],
+            "server_cpu_us_per_msg": med("server"), "server_runq_us_per_msg": med("runq"),
+            "client_cpu_us_per_msg": med("client"),
+            "server_busy": round(statistics.median(s["server"] / s["wall"] for s in ss), 3),
+            "server_cpu_idle": (round(sum(s["idle_ticks"] for s in ss) / ticks, 3)
+                                if ticks else None),
+        }
 
     def close(self) -> None:
-        for c in self.clients:
-            assert c.stdin is not None
-            c.stdin.close()
-            c.wait(30)
-        self.server.kill()
-        self.server.wait()
+        self.clients.close()
+
+
+class Pool:
+    """Servers and client sets for the whole session, started on first use."""
+
+    def __init__(self, quick: bool) -> None:
+        self.plan = _loadgen.cpu_plan()
+        self.quick = quick
+        self.servers: dict[str, Server] = {}
+        self.echos: dict[tuple[str, int], Echo] = {}
+
+    def get(self, name: str, size: int) -> Echo:
+        e = self.echos.get((name, size))
+        if e is None:
+            srv = self.servers.get(name)
+            if srv is None:
+                srv = self.servers[name] = Server(name, self.plan)
+            msgs = max(1, MSGS[size] // (QUICK_DIV if self.quick else 1))
+            e = self.echos[(name, size)] = Echo(srv, size, msgs, self.plan)
+        return e
+
+    def close(self) -> None:
+        for e in self.echos.values():
+            e.close()
+        for s in self.servers.values():
+            s.close()
+
+
+@pytest.fixture(scope="session")
+def echo_pool(bench_quick: bool) -> Iterator[Pool]:
+    if CLIENT == "c":
+        try:
+            _loadgen.client_binary()
+        except RuntimeError as exc:  # _cc.BuildError
+            pytest.skip(f"environment: C echo client: {exc}")
+    pool = Pool(bench_quick)
+    yield pool
+    pool.close()
 
 
 def _uring_ok() -> None:
@@ -139,53 +292,94 @@ def _uring_ok() -> None:
         pytest.skip(f"kernel: io_uring unavailable ({why})")
 
 
-@pytest.fixture
-def echo_factory() -> Iterator[Any]:
-    made: list[Echo] = []
-
-    def make(code: str, *args: str) -> Echo:
-        e = Echo(code, *args)
-        made.append(e)
-        return e
-
-    yield make
-    for e in made:
-        e.close()
-
-
-def _bench(benchmark: Any, echo: Echo, group: str, role: str,
-           target: float | None = None) -> None:
+def _bench(benchmark: Any, pool: Pool, server: str, group: str, role: str,
+           target: float | None = None, goal: str | None = None, size: int = 1000) -> None:
     benchmark.group = group
-    info: dict[str, Any] = {"role": role, "messages_per_round": WORKERS * MSGS}
+    info: dict[str, Any] = {"role": role, "label": f"{server} server"}
     if target is not None:
         info["target"] = target
+    if goal is not None:
+        info["goal"] = goal
     benchmark.extra_info.update(info)
-    benchmark.pedantic(echo.round, rounds=5, iterations=1)
+    if server == "uvloop":
+        pytest.importorskip("uvloop")
+    elif server == "io_uring":
+        _uring_ok()
+    echo = pool.get(server, size)
+    benchmark.extra_info["ops"] = echo.per_round  # times per message
+    benchmark.pedantic(echo.round, setup=echo.setup, teardown=echo.teardown,
+                       rounds=ROUNDS, iterations=1)
+    benchmark.extra_info.update(echo.info())
 
 
-def test_echo_vllsi_io_uring(benchmark: Any, echo_factory: Any) -> None:
-    _uring_ok()
-    _bench(benchmark, echo_factory(SERVER_VLLSI, "io_uring", str(ROOT)), G_PEERS, "vllsi")
+def test_echo_vllsi_io_uring(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "io_uring", G_PEERS, "vllsi")
 
 
-def test_echo_asyncio_protocol(benchmark: Any, echo_factory: Any) -> None:
-    _bench(benchmark, echo_factory(SERVER_ASYNCIO, "asyncio"), G_PEERS, "baseline", 1 / 1.3)
+def test_echo_asyncio_protocol(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "asyncio", G_PEERS, "baseline", 1 / 1.3, "P10")
 
 
-def test_echo_uvloop_protocol(benchmark: Any, echo_factory: Any) -> None:
-    pytest.importorskip("uvloop")
-    _bench(benchmark, echo_factory(SERVER_ASYNCIO, "uvloop"), G_PEERS, "baseline", 1 / 0.85)
+def test_echo_uvloop_protocol(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "uvloop", G_PEERS, "baseline", 1 / 0.85, "P11")
 
 
-def test_echo_bare_select_epoll(benchmark: Any, echo_factory: Any) -> None:
-    _bench(benchmark, echo_factory(SERVER_EPOLL), G_PEERS, "baseline", 1 / 1.1)
+def test_echo_bare_select_epoll(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "select.epoll", G_PEERS, "baseline", 1 / 1.1, "P12")
 
 
-def test_echo_vllsi_epoll_driver(benchmark: Any, echo_factory: Any) -> None:
-    _bench(benchmark, echo_factory(SERVER_VLLSI, "epoll", str(ROOT)), G_FALLBACK, "vllsi")
+def test_echo_vllsi_epoll_driver(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "epoll", G_FALLBACK, "vllsi")
 
 
-def test_echo_vllsi_io_uring_reference(benchmark: Any, echo_factory: Any) -> None:
-    _uring_ok()
-    _bench(benchmark, echo_factory(SERVER_VLLSI, "io_uring", str(ROOT)), G_FALLBACK,
-           "baseline", 1 / 0.9)
+def test_echo_vllsi_io_uring_reference(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "io_uring", G_FALLBACK, "baseline", 1 / 0.9, "P13")
+
+
+def test_echo_64k_vllsi_io_uring(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "io_uring", G_64K, "vllsi", size=65536)
+
+
+def test_echo_64k_uvloop_protocol(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "uvloop", G_64K, "baseline", 1 / 0.9, "P14", size=65536)
+
+
+def test_echo_100k_vllsi_io_uring(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "io_uring", G_100K, "vllsi", size=102400)
+
+
+def test_echo_100k_uvloop_protocol(benchmark: Any, echo_pool: Pool) -> None:
+    _bench(benchmark, echo_pool, "uvloop", G_100K, "baseline", 1 / 0.9, "P14", size=102400)
+
+
+def summary(path: str) -> str:
+    """Per test of a results JSON: median over runs of wall, server CPU, busy, runq."""
+    import json
+
+    doc = json.loads(Path(path).read_text())
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in doc["records"]:
+        if r.get("area") == "echo" and r.get("info"):
+            by.setdefault(r["nodeid"].split("::")[-1], []).append(r)
+    lines = [f"{'test':36} {'runs':>4} {'wall us/msg':>12} {'run spread':>10} "
+             f"{'rounds spread':>13} {'srv cpu':>8} {'busy':>5} {'runq':>5} {'cli cpu':>8}"]
+    for name, rs in by.items():
+        walls = [r["ns"] / 1e3 for r in rs]
+        w = statistics.median(walls)
+        within = statistics.median(max(r["info"]["wall_us_per_msg"]) /
+                                   min(r["info"]["wall_us_per_msg"]) - 1 for r in rs)
+
+        def med(key: str, rs: list[dict[str, Any]] = rs) -> float:
+            return float(statistics.median(r["info"][key] for r in rs))
+
+        lines.append(f"{name:36} {len(rs):4} {w:12.2f} {(max(walls) - min(walls)) / w:10.1%} "
+                     f"{within:13.1%} {med('server_cpu_us_per_msg'):8.2f} "
+                     f"{med('server_busy'):5.2f} {med('server_runq_us_per_msg'):5.2f} "
+                     f"{med('client_cpu_us_per_msg'):8.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for p in sys.argv[1:]:
+        print(p)
+        print(summary(p))
