@@ -11,32 +11,43 @@ epoll driver, written on the public engine API: conformance/_support/echo.py),
 asyncio Protocol, uvloop Protocol (bench venv, importorskip) and a bare
 ``select.epoll`` loop with blocking sendall.
 
-Why this shape (measured on the 2-vCPU reference box, see the echobench report):
+Why this shape (measured on the 2-vCPU reference box; numbers in the echobench report):
 
 - C clients, not Python: a Python client burns 12-15 us of CPU per message, as much
-  as the servers it measures, so rows measured the scheduler's placement (per-round
-  walls of 10 and 18 us/msg for the same server in one run).
-- Server and clients pinned apart (``_loadgen.cpu_plan``); one allowed CPU: unpinned,
-  and the row's ``cpus`` says so.
-- 3 processes x 2 connections: with one connection per process (3 in flight) even C
-  clients left the fastest servers (bare epoll, uvloop) idle ~10 % of the time
-  (server CPU / wall ~0.89): the clients pay the loopback TCP work of every message
-  they send (~7 us/msg on their CPU, as much as the fastest server), so both sides
-  were the bottleneck in turn. With 6 in flight every server stays >= 0.95 busy.
-  ``VLLSI_ECHO_CLIENTS=PxC`` picks another shape (e.g. ``3x1`` for the anchors'
-  3 connections), ``VLLSI_ECHO_CLIENT=python`` the old Python client (one connection
-  per process; it is client-bound, kept for comparison only).
-- nice -10 for server and clients (``VLLSI_ECHO_NICE``; 0 to leave them alone):
-  the box is shared and a nice-0 task on the server's CPU otherwise makes the server
-  wait on the run queue as long as it runs (measured: 7.7 us/msg of run-queue wait
-  at 7.6 us/msg of CPU; with nice -10, 1 us/msg).
+  as the servers it measures, so with Python clients unpinned the rows measured the
+  scheduler's placement (per-round walls of 10 and 18 us/msg for one server in one
+  run). The C client's CPU is ~98 % kernel time (the loopback TCP work of the
+  messages it sends and receives), which no client can avoid.
+- Server and clients pinned apart (``_loadgen.cpu_plan``): server on the first
+  allowed CPU, clients on the others; one allowed CPU: unpinned, and ``cpus`` says so.
+- SCHED_FIFO priority 1 for server and clients (``_loadgen.prioritize``; falls back
+  to nice -10, then to nothing, and ``priority`` says which): the box is shared, and
+  at nice 0 another tenant's task on the server's CPU made the server wait on the run
+  queue as long as it ran (7.7 us/msg of wait at 7.6 us/msg of CPU); nice -10 still
+  left up to 6 us/msg of waiting at times, SCHED_FIFO ~0. ``VLLSI_ECHO_PRIORITY=nice``
+  or ``none`` to choose otherwise.
+- 3 client processes x 1 connection (3 messages in flight, the anchors' shape):
+  with SCHED_FIFO every server stays busy (server CPU / wall >= 0.96), so more
+  connections were not needed. The fastest servers (bare epoll, uvloop: ~8 us/msg)
+  sit at the clients' floor: the clients' CPU is then ~100 % busy too (their kernel
+  TCP work mirrors the server's), so those two baselines may be a little faster than
+  measured (vllsi's ratios against them flatter vllsi slightly, never the reverse).
+  Server CPU per message depends on the number of messages in flight (batching per
+  wake-up: the io_uring server gets ~30 % cheaper per message at 6 in flight), so
+  ``VLLSI_ECHO_CLIENTS=PxC`` (processes x connections each, e.g. ``3x2``) changes
+  what is measured and the group names say which shape ran.
+  ``VLLSI_ECHO_CLIENT=python`` runs the old Python client (one connection per
+  process), for comparison only.
 
 Each run's ``extra_info`` (kept in the results JSON under the record's ``info``)
 says whether its row was server-bound: ``server_busy`` (server CPU / wall, median of
 rounds; ~1.0 = the server never waited for its clients), ``server_cpu_us_per_msg``,
+``server_user_share`` (user / (user + system) ticks of the server over the run),
 ``server_runq_us_per_msg`` (time the server was runnable but another task had its
-CPU: other tenants), ``client_cpu_us_per_msg`` (all client processes), the CPU
-plan, and every round's wall per message (``wall_us_per_msg``). CPU times come from
+CPU: other tenants), ``client_cpu_us_per_msg`` (all client processes) and
+``client_busy`` (their share of the client CPUs), ``server_cpu_idle`` (/proc/stat,
+10 ms ticks), the CPU plan, the priority, and every round's wall per message
+(``wall_us_per_msg``). CPU times come from
 ``/proc/<pid>/task/*/schedstat`` (ns), read outside the timed region.
 ``python benchmarks/bench_echo.py RESULTS.json`` prints them per test.
 
@@ -75,12 +86,11 @@ def _shape(text: str) -> tuple[int, int]:
 
 
 CLIENT = os.environ.get("VLLSI_ECHO_CLIENT", "c")
-PROCESSES, CONNECTIONS = _shape(os.environ.get("VLLSI_ECHO_CLIENTS",
-                                               "3x2" if CLIENT == "c" else "3x1"))
-NICE = int(os.environ.get("VLLSI_ECHO_NICE", "-10"))
+PROCESSES, CONNECTIONS = _shape(os.environ.get("VLLSI_ECHO_CLIENTS", "3x1"))
+PRIORITY = os.environ.get("VLLSI_ECHO_PRIORITY", "fifo")
 ROUNDS = 5
 # messages per connection per round: ~50 ms rounds for the fastest servers
-MSGS = {1000: 1000, 65536: 80, 102400: 50}
+MSGS = {1000: 2000, 65536: 160, 102400: 100}
 QUICK_DIV = 5
 
 _SHAPE = f"{PROCESSES}x{CONNECTIONS} {'C' if CLIENT == 'c' else 'Python'} clients"
@@ -149,16 +159,6 @@ PROGRAMS = {
 }
 
 
-def _renice(pid: int) -> str:
-    if not NICE:
-        return "0 (not changed)"
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, NICE)
-    except OSError as exc:
-        return f"not applied ({exc.strerror})"
-    return str(NICE)
-
-
 class Server:
     """One server program in its own process, pinned to the plan's server CPU."""
 
@@ -167,7 +167,7 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT,
                                      stdout=subprocess.PIPE, text=True)
         _loadgen.pin(self.proc.pid, plan.server)
-        self.nice = _renice(self.proc.pid)
+        self.priority = _loadgen.prioritize(self.proc.pid, PRIORITY)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -190,7 +190,8 @@ class Echo:
         self.clients = _loadgen.EchoClients(server.port, size=size, processes=PROCESSES,
                                             connections=CONNECTIONS, kind=CLIENT,
                                             cpus=plan.clients)
-        self.client_nice = next(_renice(pid) for pid in self.clients.pids)
+        prios = [_loadgen.prioritize(p, PRIORITY) for p in self.clients.pids]
+        self.client_priority = prios[0]
         self.per_round = PROCESSES * CONNECTIONS * messages
         self.cpu = None if plan.server is None else min(plan.server)
         self.clients.round(messages)  # warm-up: first allocations, TCP windows
@@ -204,11 +205,13 @@ class Echo:
         """pedantic's setup (untimed): CPU counters before the round."""
         self._before = (_loadgen.cpu_ns([self.server.proc.pid]),
                         _loadgen.cpu_ns(self.clients.pids),
-                        None if self.cpu is None else _loadgen.cpu_ticks(self.cpu))
+                        None if self.cpu is None else _loadgen.cpu_ticks(self.cpu),
+                        _loadgen.user_system_ticks([self.server.proc.pid]))
 
     def teardown(self) -> None:
         """pedantic's teardown (untimed): CPU counters after, one sample per round."""
-        s0, c0, k0 = self._before
+        s0, c0, k0, u0 = self._before
+        u1 = _loadgen.user_system_ticks([self.server.proc.pid])
         s1 = _loadgen.cpu_ns([self.server.proc.pid])
         c1 = _loadgen.cpu_ns(self.clients.pids)
         k1 = None if self.cpu is None else _loadgen.cpu_ticks(self.cpu)
@@ -217,7 +220,8 @@ class Echo:
             "wall": self._wall / n, "server": (s1[0] - s0[0]) / n,
             "runq": (s1[1] - s0[1]) / n, "client": (c1[0] - c0[0]) / n,
             "idle_ticks": 0 if k0 is None or k1 is None else k1[1] - k0[1],
-            "ticks": 0 if k0 is None or k1 is None else sum(k1) - sum(k0)})
+            "ticks": 0 if k0 is None or k1 is None else sum(k1) - sum(k0),
+            "user_ticks": u1[0] - u0[0], "system_ticks": u1[1] - u0[1]})
 
     def info(self) -> dict[str, Any]:
         """extra_info for the run just measured (its samples), then forget them."""
@@ -229,14 +233,21 @@ class Echo:
             return round(statistics.median(s[key] for s in ss) / 1e3, 2)
 
         ticks = sum(s["ticks"] for s in ss)
+        us = [sum(s[k] for s in ss) for k in ("user_ticks", "system_ticks")]
+        ncpu = len(self.plan.clients) if self.plan.clients is not None else 1
         return {
             "messages_per_round": self.per_round, "message_bytes": self.size,
             "clients": f"{PROCESSES} processes x {CONNECTIONS} connections ({CLIENT})",
-            "cpus": self.plan.note, "nice": f"server {self.server.nice}, "
-                                            f"clients {self.client_nice}",
+            "cpus": self.plan.note,
+            "priority": f"server {self.server.priority}, clients {self.client_priority}",
             "wall_us_per_msg": [round(s["wall"] / 1e3, 2) for s in ss],
             "server_cpu_us_per_msg": med("server"), "server_runq_us_per_msg": med("runq"),
             "client_cpu_us_per_msg": med("client"),
+            # share of the client CPU(s) the clients used: ~1.0 means they were saturated too
+            "client_busy": round(statistics.median(s["client"] / s["wall"] for s in ss) / ncpu,
+                                 3),
+            # user share of the server's CPU time (Python + library work vs kernel work)
+            "server_user_share": round(us[0] / sum(us), 2) if sum(us) else None,
             "server_busy": round(statistics.median(s["server"] / s["wall"] for s in ss), 3),
             "server_cpu_idle": (round(sum(s["idle_ticks"] for s in ss) / ticks, 3)
                                 if ticks else None),
@@ -362,7 +373,8 @@ def summary(path: str) -> str:
         if r.get("area") == "echo" and r.get("info"):
             by.setdefault(r["nodeid"].split("::")[-1], []).append(r)
     lines = [f"{'test':36} {'runs':>4} {'wall us/msg':>12} {'run spread':>10} "
-             f"{'rounds spread':>13} {'srv cpu':>8} {'busy':>5} {'runq':>5} {'cli cpu':>8}"]
+             f"{'rounds spread':>13} {'srv cpu':>8} {'busy':>5} {'runq':>5} {'cli cpu':>8} "
+             f"{'cli busy':>8} {'srv user':>8}"]
     for name, rs in by.items():
         walls = [r["ns"] / 1e3 for r in rs]
         w = statistics.median(walls)
@@ -370,12 +382,14 @@ def summary(path: str) -> str:
                                    min(r["info"]["wall_us_per_msg"]) - 1 for r in rs)
 
         def med(key: str, rs: list[dict[str, Any]] = rs) -> float:
-            return float(statistics.median(r["info"][key] for r in rs))
+            vals = [r["info"][key] for r in rs if r["info"].get(key) is not None]
+            return float(statistics.median(vals)) if vals else float("nan")
 
         lines.append(f"{name:36} {len(rs):4} {w:12.2f} {(max(walls) - min(walls)) / w:10.1%} "
                      f"{within:13.1%} {med('server_cpu_us_per_msg'):8.2f} "
                      f"{med('server_busy'):5.2f} {med('server_runq_us_per_msg'):5.2f} "
-                     f"{med('client_cpu_us_per_msg'):8.2f}")
+                     f"{med('client_cpu_us_per_msg'):8.2f} {med('client_busy'):8.2f} "
+                     f"{med('server_user_share'):8.2f}")
     return "\n".join(lines)
 
 

@@ -282,6 +282,32 @@ def test_cpu_plan_pins_apart_and_falls_back_on_one_cpu() -> None:
     assert out.startswith("None None unpinned (1 CPU)")
 
 
+def test_prioritize_applies_or_says_why_not() -> None:
+    import _loadgen
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        got = _loadgen.prioritize(child.pid, "fifo")
+        if got == "SCHED_FIFO 1":
+            assert os.sched_getscheduler(child.pid) == os.SCHED_FIFO
+        else:  # not permitted here: nice -10, or the default, and the reason
+            assert "SCHED_FIFO refused" in got
+        other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                                 stdin=subprocess.PIPE)
+        try:
+            got = _loadgen.prioritize(other.pid, "nice")
+            assert got == "default (nice -10 refused: Permission denied)" or (
+                got == "nice -10" and os.getpriority(os.PRIO_PROCESS, other.pid) == -10)
+            assert _loadgen.prioritize(other.pid, "none") == "default"
+        finally:
+            other.communicate(b"")
+        with pytest.raises(ValueError, match="priority"):
+            _loadgen.prioritize(child.pid, "realtime")
+    finally:
+        child.communicate(b"")
+
+
 def test_extra_info_is_kept_in_records() -> None:
     r = rec("v", "g", "vllsi", 0, 1.0, server_busy=0.97, wall_us_per_msg=[1.0, 1.1])
     assert r["info"] == {"server_busy": 0.97, "wall_us_per_msg": [1.0, 1.1]}
