@@ -51,9 +51,12 @@ CPU: other tenants), ``client_cpu_us_per_msg`` (all client processes) and
 ``/proc/<pid>/task/*/schedstat`` (ns), read outside the timed region.
 ``python benchmarks/bench_echo.py RESULTS.json`` prints them per test.
 
-Servers and their clients live for the whole session (started on first use, one
-warm-up round, then reused by every interleaved run), so the harness's reruns cost
-only the rounds.
+Every run starts its server and clients afresh (then one untimed warm-up round):
+a server/client pair kept for the whole session settles into one "mode" (e.g. the
+epoll driver ran at 14 us/msg for a whole session and at 17.5 us/msg for the next),
+so reusing processes made sessions disagree; fresh processes re-draw it every run and
+the median over runs absorbs it. Start-up costs ~0.3 s per vllsi run (imports), ~20 s
+per session. ``VLLSI_ECHO_REUSE=1`` keeps them for the session instead (faster).
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -88,6 +91,7 @@ def _shape(text: str) -> tuple[int, int]:
 CLIENT = os.environ.get("VLLSI_ECHO_CLIENT", "c")
 PROCESSES, CONNECTIONS = _shape(os.environ.get("VLLSI_ECHO_CLIENTS", "3x1"))
 PRIORITY = os.environ.get("VLLSI_ECHO_PRIORITY", "fifo")
+REUSE = os.environ.get("VLLSI_ECHO_REUSE") == "1"
 ROUNDS = 5
 # messages per connection per round: ~50 ms rounds for the fastest servers
 MSGS = {1000: 2000, 65536: 160, 102400: 100}
@@ -258,7 +262,8 @@ class Echo:
 
 
 class Pool:
-    """Servers and client sets for the whole session, started on first use."""
+    """Servers and client sets, started on first use (per run, or per session with
+    VLLSI_ECHO_REUSE=1)."""
 
     def __init__(self, quick: bool) -> None:
         self.plan = _loadgen.cpu_plan()
@@ -283,7 +288,11 @@ class Pool:
             s.close()
 
 
-@pytest.fixture(scope="session")
+def _pool_scope(fixture_name: str, config: pytest.Config) -> Literal["session", "function"]:
+    return "session" if REUSE else "function"
+
+
+@pytest.fixture(scope=_pool_scope)
 def echo_pool(bench_quick: bool) -> Iterator[Pool]:
     if CLIENT == "c":
         try:
