@@ -94,7 +94,7 @@ PRIORITY = os.environ.get("VLLSI_ECHO_PRIORITY", "fifo")
 REUSE = os.environ.get("VLLSI_ECHO_REUSE") == "1"
 ROUNDS = 5
 # messages per connection per round: ~50 ms rounds for the fastest servers
-MSGS = {1000: 2000, 65536: 160, 102400: 100}
+MSGS = {1000: 2000, 65536: 120, 102400: 60}
 QUICK_DIV = 5
 
 _SHAPE = f"{PROCESSES}x{CONNECTIONS} {'C' if CLIENT == 'c' else 'Python'} clients"
