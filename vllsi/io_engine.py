@@ -58,6 +58,7 @@ import dataclasses
 import errno as _errno
 import math
 import operator
+import sys
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
@@ -170,7 +171,7 @@ class Read:
     offset: int = -1
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, offset: int = -1) -> None:
-        _buf_fields(self, fd, buf, len, offset, "offset", True)
+        _init_read(self, fd, buf, len, offset)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, init=False)
@@ -183,7 +184,7 @@ class Write:
     offset: int = -1
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, offset: int = -1) -> None:
-        _buf_fields(self, fd, buf, len, offset, "offset", False)
+        _init_write(self, fd, buf, len, offset)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ class Send:
     flags: int = 0
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, flags: int = 0) -> None:
-        _buf_fields(self, fd, buf, len, flags, "flags", False)
+        _init_send(self, fd, buf, len, flags)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, init=False)
@@ -248,7 +249,7 @@ class Recv:
     flags: int = 0
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, flags: int = 0) -> None:
-        _buf_fields(self, fd, buf, len, flags, "flags", True)
+        _init_recv(self, fd, buf, len, flags)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -302,6 +303,37 @@ class Cancel:
 
     def __post_init__(self) -> None:
         _int_field(self.target, "target", 0, (1 << 63) - 1)
+
+
+def _py_initializer(writable: bool, last_name: str) -> Any:
+    def init(self: Any, fd: Any, buf: Any, length: Any, last: Any) -> None:
+        _buf_fields(self, fd, buf, length, last, last_name, writable)
+    return init
+
+
+def _initializers() -> tuple[Any, Any, Any, Any]:
+    """The __init__ bodies of Read, Write, Send, Recv: the Python reference, or the
+    C initialisers of the Linux shim (``_native/csrc/fast/engine.c``), which take
+    the common case at a fraction of the cost and hand everything else to the
+    reference (conformance/io_engine/test_properties.py checks they agree)."""
+    specs = ((Read, True, "offset"), (Write, False, "offset"), (Send, False, "flags"),
+             (Recv, True, "flags"))
+    py = [_py_initializer(w, last) for _, w, last in specs]
+    accel = None
+    if _platform.OS == "linux":
+        try:
+            _platform._load_native("_fast")
+            accel = getattr(sys.modules.get("vllsi.linux._fast"), "op_initializer", None)
+        except ImportError:
+            pass
+    if accel is None:
+        return py[0], py[1], py[2], py[3]
+    c = [accel(cls, w, last == "offset", slow)
+         for (cls, w, last), slow in zip(specs, py, strict=True)]
+    return c[0], c[1], c[2], c[3]
+
+
+_init_read, _init_write, _init_send, _init_recv = _initializers()
 
 
 CompletionOp = (Read | Write | Accept | Connect | Send | Recv | Timeout | Close | Nop | Fsync

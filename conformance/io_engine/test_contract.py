@@ -7,6 +7,7 @@ import gc
 import mmap
 import random
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -383,6 +384,59 @@ def test_poll_zero_never_blocks(engine: Any) -> None:
     t.start()
     t.join(30)
     assert not t.is_alive() and out == [[]]
+
+
+@pytest.mark.covers(*CORE, "io_engine.Recv")
+def test_poll_zero_sees_a_completion_that_arrived_while_idle(aengine: Any) -> None:
+    """A Recv that completes while nobody is in the engine (the peer writes after
+    submit) is reported by a later poll(0), not only by a blocking poll."""
+    engine = aengine
+    a, b = socket_pair()
+    try:
+        buf = bytearray(16)
+        sid = engine.submit(ie.Recv(a, buf))
+        assert engine.poll(0) == []
+        assert net_ops.send(b, b"idle") == 4
+        time.sleep(0.05)  # the data is there before we look (not a timing assertion)
+        got: list[Any] = []
+        for _ in range(200):  # poll(0) only: never a blocking wait
+            got = engine.poll(0)
+            if got:
+                break
+            time.sleep(0.01)
+        assert [(r.submission_id, r.result) for r in got] == [(sid, 4)]
+        assert bytes(buf[:4]) == b"idle"
+    finally:
+        close_file(a)
+        close_file(b)
+
+
+class _Alarm(Exception):
+    pass
+
+
+@pytest.mark.covers(*CORE, "io_engine.Timeout")
+def test_signal_handler_exception_ends_a_blocked_poll(engine: Any) -> None:
+    """PEP 475: a signal interrupting poll(None) runs its Python handler; the
+    handler's exception propagates out of poll (the wait is not resumed forever)."""
+    import signal
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("platform: no setitimer (POSIX interval timers) here")
+    engine.submit(ie.Timeout(120))
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Alarm
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)  # repeats: a late poll still sees one
+        with pytest.raises(_Alarm):
+            engine.poll(None)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert engine.poll(0) == []  # the engine is still usable; the Timeout still pending
 
 
 @pytest.mark.covers(*CORE)

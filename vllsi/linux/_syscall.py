@@ -64,6 +64,18 @@ else:
     syscall_blocking = _libc_syscall
 
 
+def _native_error(code: int, name: str) -> errors.VllsiError:
+    return errors.from_errno(code, syscall=name)
+
+
+try:  # the C fast paths raise through the factory (on either tier: the io_uring ring)
+    from vllsi.linux import _fast as _fastmod
+
+    _fastmod.set_error_factory(_native_error)
+except ImportError:  # no compiled shim: nothing in C to raise
+    pass
+
+
 def check(r: int, name: str, filename: Any = None, filename2: Any = None) -> int:
     """Return ``r`` unless it is -errno, in which case raise the factory's exception."""
     if -4096 < r < 0:

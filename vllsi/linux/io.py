@@ -61,9 +61,16 @@ so completions (and the internal ones) never overflow it (a multishot Accept,
 ``IORING_CQE_F_MORE``; beyond the CQ ring the kernel's NODROP backlog holds them).
 ``submit_reads``/``submit_writes`` fill a batch of SQEs in one C call without op
 objects, and ``IoEngineConfig(batch_submit=True)`` leaves SQEs for the next
-``poll`` so one io_uring_enter both submits and waits. Not done yet: registered
-buffers and files, multishot recv with provided-buffer rings, user-visible
-linked ops.
+``poll`` so one io_uring_enter both submits and waits. Registered buffers and
+files (``register_buffers``/``register_files``, ``submit_fixed_reads``/
+``submit_fixed_writes``: IORING_OP_READ_FIXED/WRITE_FIXED, IOSQE_FIXED_FILE)
+spare the kernel the per-op page and file lookups. The ring is set up with
+``IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG`` (kernel >= 5.19, else without):
+completions are not forced on a task running Python by an interrupt; they are
+posted at its next io_uring_enter, which ``poll(0)`` makes when the kernel sets
+``IORING_SQ_TASKRUN``. ``submit``/``poll`` themselves are C (the ring object's
+methods, bound to the driver instance). Not done yet: multishot recv with
+provided-buffer rings, user-visible linked ops.
 
 What the epoll emulation can and cannot promise
 -----------------------------------------------
@@ -99,6 +106,7 @@ import errno as _errno
 import threading
 import time
 import warnings
+from array import array as _array
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -130,7 +138,16 @@ IORING_FEAT_RW_CUR_POS: Final = 1 << 3
 IORING_FEAT_EXT_ARG: Final = 1 << 8
 IORING_ENTER_GETEVENTS: Final = 1 << 0
 IORING_ENTER_EXT_ARG: Final = 1 << 3
+IORING_REGISTER_BUFFERS: Final = 0
+IORING_UNREGISTER_BUFFERS: Final = 1
+IORING_REGISTER_FILES: Final = 2
+IORING_UNREGISTER_FILES: Final = 3
 IORING_REGISTER_PROBE: Final = 8
+IORING_SETUP_COOP_TASKRUN: Final = 1 << 8
+IORING_SETUP_TASKRUN_FLAG: Final = 1 << 9
+# Completions are not forced on a task running Python (no interrupting IPI); they
+# are posted at its next io_uring_enter, and IORING_SQ_TASKRUN says one is due.
+_SETUP_FLAGS: Final = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
 IORING_OP_ASYNC_CANCEL: Final = 14
 IORING_ASYNC_CANCEL_ALL: Final = 1 << 0
 IORING_ASYNC_CANCEL_ANY: Final = 1 << 2
@@ -141,7 +158,6 @@ _INTERNAL_SHUTDOWN: Final = (1 << 63) | 3
 
 _NR_MMAP: Final = _s.NR["mmap"]
 _NR_MUNMAP: Final = _s.NR["munmap"]
-_NR_ENTER: Final = _s.NR["io_uring_enter"]
 _PROT_RW: Final = 0x1 | 0x2
 _MAP_SHARED_POPULATE: Final = 0x01 | 0x8000
 _ETIME: Final = _errno.ETIME
@@ -232,7 +248,12 @@ class IoUringDriver(EngineLifecycle):
                                      syscall="io_uring_setup")
         entries = config.entries
         cq = 1 << max(2, (4 * entries - 1).bit_length())
-        self._ring_fd, p = _ev.io_uring_setup(entries, cq_entries=cq)
+        try:
+            self._ring_fd, p = _ev.io_uring_setup(entries, _SETUP_FLAGS, cq_entries=cq)
+        except errors.VllsiError as exc:
+            if exc.errno != _errno.EINVAL:  # EINVAL: a kernel before 5.19 (no COOP_TASKRUN)
+                raise
+            self._ring_fd, p = _ev.io_uring_setup(entries, cq_entries=cq)
         try:
             self._setup(p, 2 * entries)
         except BaseException:
@@ -241,8 +262,15 @@ class IoUringDriver(EngineLifecycle):
         self.capacity = 2 * entries
         self.params = p
         self._eager = not config.batch_submit
-        self._stats = {"submitted": 0, "completed": 0, "cancelled": 0, "waits": 0,
-                       "enters": 0}
+        self._cancelled = 0
+        self._nfiles = 0
+        ring: Any = self._ring
+        ring.bind(self._ring_fd, self._wakefd, _s.TIER != "asm", self._eager,
+                  _ie.closed_error, _ie.would_block, self._sq_flags)
+        # The hot paths are the ring's own C methods (the class methods below
+        # document them and are what a subclass would override).
+        vars(self).update(submit=ring.submit, poll=ring.poll)
+        self._core: Any = ring
         self._closed = False
 
     def _setup(self, p: _ev.IoUringParams, nslots: int) -> None:
@@ -274,50 +302,24 @@ class IoUringDriver(EngineLifecycle):
             _ie.OP_TYPES, _ie.CompletionResult, _encode_connect, _decode_accept,
         )
         self._sq_entries = p.sq_entries
-        self._arg = _ev.ffi.new("uint64_t[3]")  # struct io_uring_getevents_arg
-        self._arg_addr = int(_ev.ffi.cast("uintptr_t", self._arg))
-        self._ts = _ev.ffi.new("struct __kernel_timespec *")
-        self._ts_addr = int(_ev.ffi.cast("uintptr_t", self._ts))
+        self._sq_flags = sq + so["flags"]
         self._one = _ev.ffi.new("uint64_t[1]", [1])
         self._one_addr = int(_ev.ffi.cast("uintptr_t", self._one))
 
     # -- submission ---------------------------------------------------------------
-    def _enter(self, to_submit: int, min_complete: int, flags: int, arg: int = 0,
-               argsz: int = 0) -> int:
-        self._stats["enters"] += 1
-        return int(_s.syscall_blocking(_NR_ENTER, self._ring_fd, to_submit, min_complete,
-                                       flags, arg, argsz))
-
     def _flush(self) -> None:
-        """Hand every filled SQE to the kernel."""
-        pending = self._ring.pending
-        while True:
-            to_submit = pending()
-            if not to_submit:
-                return
-            r = self._enter(to_submit, 0, 0)
-            if r == -_EINTR:
-                continue
-            if r < 0:
-                if r in (-_errno.EAGAIN, -_errno.EBUSY):
-                    # Kernel short of memory or CQ backlog: reap and retry.
-                    return
-                _s.check(r, "io_uring_enter")
+        """Hand every filled SQE to the kernel (EINTR retried, PEP 475)."""
+        self._ring.flush()
 
     def submit(self, op: Any) -> int:
-        """Submit one op (see IOEngine); returns its SubmissionId."""
-        if self._closed:
-            raise _ie.closed_error()
-        got, _, status = self._ring.prep([op], 0)
-        if status == 1:  # SQ ring full: flush, then retry
-            self._flush()
-            got, _, status = self._ring.prep([op], 0)
-        if status == 2 or not got:
-            raise _ie.would_block([], self.capacity)
-        if self._eager:
-            self._flush()
-        self._stats["submitted"] += 1
-        sid: int = got[0]
+        """Submit one op (see IOEngine); returns its SubmissionId.
+
+        Runs in C (the ring's ``submit``, bound to the instance): type dispatch,
+        pinning, the SQE, and with eager submission one io_uring_enter.
+        Raises: TypeError/ValueError (bad op, nothing submitted), WouldBlock at
+        capacity, BadDescriptor after shutdown, the enter's error otherwise.
+        """
+        sid: int = self._ring.submit(op)
         return sid
 
     def submit_many(self, ops: Iterable[Any]) -> list[int]:
@@ -342,9 +344,7 @@ class IoUringDriver(EngineLifecycle):
             if status == 0:
                 break
             if status == 2:
-                self._stats["submitted"] += len(ids)
                 raise _ie.would_block(ids, self.capacity)
-        self._stats["submitted"] += len(ids)
         return ids
 
     def submit_reads(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
@@ -385,54 +385,148 @@ class IoUringDriver(EngineLifecycle):
             if status == 0:
                 break
             if status == 2:
-                self._stats["submitted"] += len(ids)
                 raise _ie.would_block(ids, self.capacity)
-        self._stats["submitted"] += len(ids)
         return ids
+
+    # -- registered buffers and files -------------------------------------------
+    def register_buffers(self, buffers: Iterable[Any]) -> None:
+        """io_uring_register(IORING_REGISTER_BUFFERS): pin buffers for fixed I/O.
+
+        The kernel maps the buffers' pages once; :meth:`submit_fixed_reads` and
+        :meth:`submit_fixed_writes` then name them by index and skip the per-op
+        page lookup (the gain is largest for O_DIRECT). Each buffer stays exported
+        (a bytearray cannot be resized, an mmap cannot be closed) until
+        :meth:`unregister_buffers` or shutdown.
+
+        Args: buffers: 1..16384 contiguous buffer objects of 1 byte..1 GiB each
+            (read-only ones can only be written from).
+        Raises: TypeError/ValueError (bad buffers, nothing registered);
+            Busy/EBUSY (buffers already registered); ResourceExhausted/ENOMEM
+            (RLIMIT_MEMLOCK on kernels before 5.12); BadDescriptor after shutdown.
+        Availability: Linux >= 5.1 (io_uring).
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        bufs = buffers if type(buffers) is list else list(buffers)
+        iov = self._core.pin_buffers(bufs)
+        try:
+            _ev.io_uring_register(self._ring_fd, IORING_REGISTER_BUFFERS, iov, len(bufs))
+        except BaseException:
+            self._core.unpin_buffers()
+            raise
+
+    def unregister_buffers(self) -> None:
+        """io_uring_register(IORING_UNREGISTER_BUFFERS): release the registered buffers.
+
+        Raises: ValueError when none are registered; Busy/EBUSY while a fixed read or
+        write is in flight (reap it first); BadDescriptor after shutdown.
+        Availability: Linux >= 5.1.
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        registered, in_flight = self._core.fixed_state()
+        if not registered:
+            raise ValueError("no buffers are registered")
+        if in_flight:
+            raise errors.from_errno(_errno.EBUSY, syscall="io_uring_register",
+                                    message=f"{in_flight} fixed ops still in flight")
+        _ev.io_uring_register(self._ring_fd, IORING_UNREGISTER_BUFFERS)
+        self._core.unpin_buffers()
+
+    def register_files(self, fds: Iterable[int]) -> None:
+        """io_uring_register(IORING_REGISTER_FILES): a fixed file table.
+
+        ``fixed_file=True`` in :meth:`submit_fixed_reads`/:meth:`submit_fixed_writes`
+        then takes an index into this table instead of a descriptor, which spares
+        the kernel a file lookup and reference count per op. The kernel holds its
+        own reference: closing a registered descriptor does not close the file
+        until :meth:`unregister_files` or shutdown.
+
+        Args: fds: 1..65536 descriptors (-1 leaves a slot empty).
+        Raises: TypeError/ValueError; Busy/EBUSY (a table is registered);
+            BadDescriptor/EBADF (a closed descriptor). Availability: Linux >= 5.1.
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        table = [f if f == -1 else _ie._fd(f) for f in fds]
+        if not 1 <= len(table) <= 65536:
+            raise ValueError(f"1..65536 files can be registered, not {len(table)}")
+        _ev.io_uring_register(self._ring_fd, IORING_REGISTER_FILES,
+                              _array("i", table).tobytes(), len(table))
+        self._nfiles = len(table)
+
+    def unregister_files(self) -> None:
+        """io_uring_register(IORING_UNREGISTER_FILES). Raises: ValueError when no table
+        is registered. Availability: Linux >= 5.1."""
+        if self._closed:
+            raise _ie.closed_error()
+        if not self._nfiles:
+            raise ValueError("no files are registered")
+        _ev.io_uring_register(self._ring_fd, IORING_UNREGISTER_FILES)
+        self._nfiles = 0
+
+    def submit_fixed_reads(self, fd: Any, indices: Iterable[int], offsets: Iterable[int], *,
+                           fixed_file: bool = False) -> list[int]:
+        """IORING_OP_READ_FIXED: read each registered buffer ``indices[i]`` (whole) from
+        ``fd`` at ``offsets[i]`` (-1: the file position). Results and ids as
+        :meth:`submit_reads`.
+
+        Args: fd: a descriptor, or with ``fixed_file`` an index into
+            :meth:`register_files`' table.
+        Raises: as :meth:`submit_reads`; ValueError for an index out of range or
+            when no buffers are registered; TypeError for a read into a read-only one.
+        """
+        return self._submit_fixed(fd, indices, offsets, False, fixed_file)
+
+    def submit_fixed_writes(self, fd: Any, indices: Iterable[int], offsets: Iterable[int], *,
+                            fixed_file: bool = False) -> list[int]:
+        """IORING_OP_WRITE_FIXED: the write counterpart of :meth:`submit_fixed_reads`."""
+        return self._submit_fixed(fd, indices, offsets, True, fixed_file)
+
+    def _submit_fixed(self, fd: Any, indices: Iterable[int], offsets: Iterable[int],
+                      write: bool, fixed_file: bool) -> list[int]:
+        if self._closed:
+            raise _ie.closed_error()
+        if not isinstance(fixed_file, bool):
+            raise TypeError("fixed_file must be a bool")
+        f = _ie._fd(fd)
+        if fixed_file and f >= self._nfiles:
+            raise ValueError(f"fixed file index {f} not in the registered table "
+                             f"of {self._nfiles}")
+        idx = indices if type(indices) is list else list(indices)
+        offs = offsets if type(offsets) is list else list(offsets)
+        if len(idx) > self._sq_entries:  # validate all before the first flush
+            n = self._core.fixed_state()[0]
+            if len(idx) != len(offs):
+                raise ValueError("indices and offsets differ in length")
+            for i, o in zip(idx, offs, strict=True):
+                _ie._int_field(i, "buffer index", 0, n - 1)
+                _ie._int_field(o, "offset", -1, (1 << 63) - 1)
+        ids: list[int] = []
+        start = 0
+        ring = self._ring
+        while True:
+            got, start, status = ring.prep_fixed(f, idx, offs, write, start, fixed_file)
+            ids.extend(got)
+            if self._eager or status:
+                ring.flush()
+            if status == 0:
+                return ids
+            if status == 2:
+                raise _ie.would_block(ids, self.capacity)
 
     # -- completion ---------------------------------------------------------------
     def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
         """Reap completions: None waits for one (or a wake), 0 never waits.
 
-        EINTR is retried with the remaining time (PEP 475).
+        Runs in C (the ring's ``poll``, bound to the instance): reap the CQ ring; if
+        empty and allowed to wait, keep the wake read armed and io_uring_enter with
+        GETEVENTS | EXT_ARG (relative timespec), GIL released. EINTR: pending signal
+        handlers run (their exception propagates), then the wait resumes with the
+        remaining time (PEP 475). Raises: TypeError/ValueError (bad timeout),
+        BadDescriptor after shutdown, the enter's error (engine faults only).
         """
-        t = _ie.check_timeout(timeout)
-        if self._closed:
-            raise _ie.closed_error()
-        ring = self._ring
-        out: list[_ie.CompletionResult] = ring.reap()
-        if out or t == 0.0:
-            if (t == 0.0 and not out) or not self._eager:
-                self._flush()
-                if not out:
-                    out = ring.reap()
-            self._stats["completed"] += len(out)
-            return out
-        self._stats["waits"] += 1
-        ring.arm_wake(self._wakefd)
-        end = None if t is None else time.monotonic_ns() + int(t * 1e9)
-        arg, ts = self._arg, self._ts
-        while True:
-            if end is None:
-                arg[2] = 0
-            else:
-                left = max(0, end - time.monotonic_ns())
-                ts.tv_sec, ts.tv_nsec = divmod(left, 1_000_000_000)
-                arg[2] = self._ts_addr
-            r = self._enter(ring.pending(), 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                            self._arg_addr, 24)
-            out = ring.reap()
-            fired = ring.woken()
-            if out or fired:
-                break
-            if r == -_ETIME or (end is not None and time.monotonic_ns() >= end):
-                break
-            if r < 0 and r not in (-_EINTR, -_errno.EAGAIN, -_errno.EBUSY):
-                _s.check(r, "io_uring_enter")
-            ring.arm_wake(self._wakefd)  # no-op while armed
-        if fired:
-            ring.arm_wake(self._wakefd)
-        self._stats["completed"] += len(out)
+        out: list[_ie.CompletionResult] = self._ring.poll(timeout)
         return out
 
     def cancel(self, submission_id: int) -> None:
@@ -446,7 +540,7 @@ class IoUringDriver(EngineLifecycle):
             return
         self._raw(IORING_OP_ASYNC_CANCEL, 0, submission_id, 0, 0, 0, _INTERNAL_CANCEL)
         self._flush()
-        self._stats["cancelled"] += 1
+        self._cancelled += 1
 
     def _raw(self, *sqe: int) -> None:
         while not self._ring.raw(*sqe, 0):
@@ -466,6 +560,7 @@ class IoUringDriver(EngineLifecycle):
                 return
             self._closed = True
         ring = self._ring
+        ring.close()
         leftovers: list[_ie.CompletionResult] = []
         self._raw(IORING_OP_ASYNC_CANCEL, 0, 0, 0, 0,
                   IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL, _INTERNAL_SHUTDOWN)
@@ -489,15 +584,15 @@ class IoUringDriver(EngineLifecycle):
                 self._raw(IORING_OP_ASYNC_CANCEL, 0, 0, 0, 0,
                           IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
                           _INTERNAL_SHUTDOWN)
-                self._ts.tv_sec, self._ts.tv_nsec = 0, 50_000_000
-                self._arg[2] = self._ts_addr
-                self._enter(ring.state()[0], 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                            self._arg_addr, 24)
+                ring.wait(50_000_000)
         from vllsi.embedded import _close_unreaped_accepts
 
         _close_unreaped_accepts(leftovers)
+        in_graveyard = self._ring is None
         self._ring = None
         self._release()
+        if not in_graveyard and ring.fixed_state()[0]:
+            ring.unpin_buffers()  # every fixed op was reaped; the kernel pins its own pages
 
     def _release(self) -> None:
         for addr, size in self._maps:
@@ -510,9 +605,11 @@ class IoUringDriver(EngineLifecycle):
 
     def statistics(self) -> dict[str, int]:
         """Counters: submitted, completed, cancelled, waits, enters, in_flight."""
-        s = dict(self._stats)
-        s["in_flight"] = 0 if self._ring is None else self._ring.state()[2]
-        return s
+        ring: Any = self._core  # kept after shutdown, for the counters
+        submitted, completed, waits, enters = ring.counters()
+        return {"submitted": submitted, "completed": completed,
+                "cancelled": self._cancelled, "waits": waits, "enters": enters,
+                "in_flight": 0 if self._ring is None else ring.state()[2]}
 
 
 

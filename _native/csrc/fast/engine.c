@@ -1,3 +1,5 @@
+#include <structmember.h>
+
 /* Engine fast path: one buffer syscall on a Python buffer object, for the
  * readiness-driven drivers (vllsi.linux._epoll), which perform ops themselves.
  *
@@ -69,8 +71,144 @@ fast_engine_rw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLong(r);
 }
 
+
+/* Op initialisers: the __init__ of the buffer ops (Read, Write, Send, Recv), which
+ * are frozen slotted dataclasses. op_initializer(cls, writable, is_offset, slow)
+ * returns a callable init(self, fd, buf, len, last) that checks the common case
+ * (fd an int in 0..0x7fffffff; buf exporting a contiguous, for reads writable,
+ * buffer; len None or an int in 0..0x7ffff000; last, the offset (-1..2**63-1) or
+ * the flags (0..0xffffffff), an int) and stores the four slots directly; anything
+ * else goes to slow(self, fd, buf, len, last), the Python reference, which
+ * converts (fileno(), int subclasses) or raises the precise TypeError/ValueError.
+ * conformance/io_engine/test_properties.py checks both paths agree. */
+
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *cls;
+    PyObject *slow;
+    Py_ssize_t off[4]; /* fd, buf, len, last */
+    int writable;
+    int is_offset;
+    vectorcallfunc vectorcall;
+} vl_opinit;
+
+static void
+opinit_dealloc(vl_opinit *o)
+{
+    Py_XDECREF(o->cls);
+    Py_XDECREF(o->slow);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static int
+small_int(PyObject *o, long long lo, long long hi)
+{
+    if (!PyLong_CheckExact(o))
+        return 0;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    return !overflow && v >= lo && v <= hi;
+}
+
+static PyObject *
+opinit_call(vl_opinit *o, PyObject *const *args, size_t nargsf, PyObject *kw)
+{
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (kw || n != 5 || !PyObject_TypeCheck(args[0], o->cls))
+        goto slow;
+    PyObject *self = args[0], *fd = args[1], *buf = args[2], *len = args[3], *last = args[4];
+    if (!small_int(fd, 0, 0x7fffffff))
+        goto slow;
+    if (len != Py_None && !small_int(len, 0, 0x7ffff000))
+        goto slow;
+    if (o->is_offset ? !small_int(last, -1, 0x7fffffffffffffffLL)
+                     : !small_int(last, 0, 0xffffffffLL))
+        goto slow;
+    if (!PyByteArray_CheckExact(buf)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(buf, &view, o->writable ? (PyBUF_WRITABLE | PyBUF_SIMPLE)
+                                                       : PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            goto slow;
+        }
+        PyBuffer_Release(&view);
+    }
+    PyObject *vals[4] = {fd, buf, len, last};
+    for (int i = 0; i < 4; i++) {
+        PyObject **slot = (PyObject **)((char *)self + o->off[i]);
+        PyObject *old = *slot;
+        Py_INCREF(vals[i]);
+        *slot = vals[i];
+        Py_XDECREF(old);
+    }
+    Py_RETURN_NONE;
+slow:
+    return PyObject_Vectorcall(o->slow, args, n, kw);
+}
+
+static PyTypeObject vl_opinit_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "vllsi.linux._fast.OpInit",
+    .tp_basicsize = sizeof(vl_opinit),
+    .tp_dealloc = (destructor)opinit_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(vl_opinit, vectorcall),
+    .tp_doc = "the C __init__ body of a buffer op (private to vllsi.io_engine)",
+};
+
+static int
+slot_offset(PyTypeObject *cls, const char *name, Py_ssize_t *out)
+{
+    PyObject *d = PyDict_GetItemString(cls->tp_dict, name); /* borrowed */
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)
+        || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "%.100s.%s is not a slot", cls->tp_name, name);
+        return -1;
+    }
+    *out = ((PyMemberDescrObject *)d)->d_member->offset;
+    return 0;
+}
+
+/* op_initializer(cls, writable, is_offset, slow) -> init(self, fd, buf, len, last) */
+static PyObject *
+fast_op_initializer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[0]) || !PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "op_initializer(cls, writable, is_offset, slow)");
+        return NULL;
+    }
+    if (PyType_Ready(&vl_opinit_type) < 0)
+        return NULL;
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    int writable = PyObject_IsTrue(args[1]), is_offset = PyObject_IsTrue(args[2]);
+    if (writable < 0 || is_offset < 0)
+        return NULL;
+    vl_opinit *o = PyObject_New(vl_opinit, &vl_opinit_type);
+    if (!o)
+        return NULL;
+    o->cls = NULL;
+    o->slow = NULL;
+    if (slot_offset(cls, "fd", &o->off[0]) || slot_offset(cls, "buf", &o->off[1])
+        || slot_offset(cls, "len", &o->off[2])
+        || slot_offset(cls, is_offset ? "offset" : "flags", &o->off[3])) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    Py_INCREF(cls);
+    o->cls = cls;
+    Py_INCREF(args[3]);
+    o->slow = args[3];
+    o->writable = writable;
+    o->is_offset = is_offset;
+    o->vectorcall = (vectorcallfunc)opinit_call;
+    return (PyObject *)o;
+}
+
 PyMethodDef vllsi_fast_engine[] = {
     {"engine_rw", (PyCFunction)(void (*)(void))fast_engine_rw, METH_FASTCALL,
      "engine_rw(nr, fd, buffer, len, arg, writable) -> raw kernel return (EINTR retried)."},
+    {"op_initializer", (PyCFunction)(void (*)(void))fast_op_initializer, METH_FASTCALL,
+     "op_initializer(cls, writable, is_offset, slow) -> init(self, fd, buf, len, last)"},
     {NULL, NULL, 0, NULL},
 };

@@ -19,6 +19,10 @@
  * with bit 63 set is internal (the wake read, cancel helpers) and not reported.
  */
 #include "uring_ring.h"
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 #define VL_KINDS 11
 enum { K_READ, K_WRITE, K_ACCEPT, K_CONNECT, K_SEND, K_RECV, K_TIMEOUT, K_CLOSE, K_NOP,
@@ -56,6 +60,7 @@ typedef struct {
     int has_view;
     int kind;
     int multishot;
+    int fixed;             /* a READ_FIXED/WRITE_FIXED: counted in fixed_in_flight */
     struct vl_timespec ts; /* Timeout */
     uint32_t salen;        /* Accept/Connect socklen */
     unsigned char sa[128]; /* struct sockaddr_storage */
@@ -79,6 +84,19 @@ typedef struct {
     uint64_t wake_buf;
     int wake_armed;
     int wake_fired;
+    /* bound by bind(): what submit()/poll()/flush() need to enter the kernel */
+    int ring_fd, wake_fd;
+    uint32_t *sq_flags;    /* IORING_SQ_TASKRUN: deferred completions wait for an enter */
+    int use_libc;          /* libc tier: io_uring_enter through libc's syscall() */
+    int eager;             /* submit() hands each op to the kernel at once */
+    int closed;            /* submit()/poll() raise closed_error() */
+    PyObject *closed_error;  /* closed_error() -> exception */
+    PyObject *would_block;   /* would_block(ids, capacity) -> exception */
+    uint64_t n_submitted, n_completed, n_waits, n_enters;
+    uint64_t ext_arg[3];   /* struct io_uring_getevents_arg {sigmask, sigmask_sz|pad, ts} */
+    Py_buffer *fixed;      /* registered buffers, exported while registered */
+    uint32_t nfixed, fixed_in_flight;
+    struct vl_timespec wait_ts;
 } vl_ring;
 
 static PyObject *s_fd, *s_buf, *s_len, *s_offset, *s_flags, *s_duration, *s_target,
@@ -93,6 +111,10 @@ ring_release_slot(vl_ring *r, uint32_t i)
         s->has_view = 0;
     }
     Py_CLEAR(s->op);
+    if (s->fixed) {
+        s->fixed = 0;
+        r->fixed_in_flight--;
+    }
     s->sid = 0;
     r->free_list[r->nfree++] = i;
     r->in_flight--;
@@ -113,12 +135,17 @@ ring_dealloc(vl_ring *r)
         }
         PyMem_Free(r->slots);
     }
+    for (uint32_t i = 0; i < r->nfixed; i++)
+        PyBuffer_Release(&r->fixed[i]);
+    PyMem_Free(r->fixed);
     PyMem_Free(r->free_list);
     for (int k = 0; k < VL_KINDS; k++)
         Py_CLEAR(r->types[k]);
     Py_CLEAR(r->result_type);
     Py_CLEAR(r->encode);
     Py_CLEAR(r->decode);
+    Py_CLEAR(r->closed_error);
+    Py_CLEAR(r->would_block);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
@@ -196,6 +223,16 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     r->in_flight = 0;
     r->wake_buf = 0;
     r->wake_armed = r->wake_fired = 0;
+    r->ring_fd = r->wake_fd = -1;
+    r->sq_flags = NULL;
+    r->fixed = NULL;
+    r->nfixed = r->fixed_in_flight = 0;
+    r->use_libc = r->eager = 0;
+    r->closed = 1; /* until bind() */
+    r->closed_error = r->would_block = NULL;
+    r->n_submitted = r->n_completed = r->n_waits = r->n_enters = 0;
+    memset(r->ext_arg, 0, sizeof(r->ext_arg));
+    r->wait_ts.tv_sec = r->wait_ts.tv_nsec = 0;
     r->slots = PyMem_Calloc(r->nslots, sizeof(vl_slot));
     r->free_list = PyMem_Malloc(r->nslots * sizeof(uint32_t));
     for (int k = 0; k < VL_KINDS; k++) {
@@ -284,6 +321,7 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
     s->kind = kind;
     s->has_view = 0;
     s->multishot = 0;
+    s->fixed = 0;
     if (kind == K_READ || kind == K_WRITE || kind == K_SEND || kind == K_RECV) {
         int writable = (kind == K_READ || kind == K_RECV);
         if (attr_long(op, s_fd, &fd))
@@ -472,6 +510,27 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
     return 0;
 }
 
+/* Take a free slot, fill op's SQE(s) and pin op in the slot (SQ space and a free
+ * slot checked by the caller). The SQ tail is not published. 0, or -1 with an
+ * exception (slot untouched). */
+static int
+ring_put(vl_ring *r, PyObject *op, int kind, uint64_t *ud_out)
+{
+    uint32_t slot = r->free_list[r->nfree - 1];
+    uint64_t ud = ((r->seq + 1) << VL_SLOT_BITS) | slot;
+    if (fill_op(r, op, kind, slot, ud) < 0)
+        return -1;
+    r->seq++;
+    r->nfree--;
+    r->in_flight++;
+    vl_slot *s = &r->slots[slot];
+    s->sid = ud;
+    Py_INCREF(op);
+    s->op = op;
+    *ud_out = ud;
+    return 0;
+}
+
 /* prep(ops: list, start) -> (ids: list, next_index, status)
  * status 0: all of ops[start:] in; 1: SQ full (enter, then call again from
  * next_index); 2: no free slot (engine capacity reached).
@@ -528,19 +587,9 @@ ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             status = 2;
             break;
         }
-        uint32_t slot = r->free_list[r->nfree - 1];
-        uint64_t seq = ++r->seq;
-        uint64_t ud = (seq << VL_SLOT_BITS) | slot;
-        if (fill_op(r, op, kind, slot, ud) < 0) {
-            r->seq--;
+        uint64_t ud;
+        if (ring_put(r, op, kind, &ud) < 0)
             goto rollback;
-        }
-        r->nfree--;
-        r->in_flight++;
-        vl_slot *s = &r->slots[slot];
-        s->sid = ud;
-        Py_INCREF(op);
-        s->op = op;
         PyObject *id = PyLong_FromUnsignedLongLong(ud);
         if (!id || PyList_Append(ids, id) < 0) {
             Py_XDECREF(id);
@@ -549,10 +598,8 @@ ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(id);
     }
     vl_store_release(r->sq_tail, r->tail);
-    {
-        PyObject *res = Py_BuildValue("(Nni)", ids, i, status);
-        return res;
-    }
+    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
+    return Py_BuildValue("(Nni)", ids, i, status);
 rollback:
     /* Undo this call: SQEs were not published (tail is stored only on success). */
     return ring_rollback(r, ids, tail0);
@@ -630,6 +677,7 @@ ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             goto rollback;
         }
         s->has_view = 1;
+        s->fixed = 0;
         s->kind = write ? K_WRITE : K_READ;
         uint64_t ud = (++r->seq << VL_SLOT_BITS) | slot;
         struct vl_sqe *e = next_sqe(r);
@@ -652,6 +700,7 @@ ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(id);
     }
     vl_store_release(r->sq_tail, r->tail);
+    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
     return Py_BuildValue("(Nni)", ids, i, status);
 rollback:
     return ring_rollback(r, ids, tail0);
@@ -688,13 +737,11 @@ make_result(vl_ring *r, uint64_t ud, int32_t res, uint32_t flags, PyObject *addr
     return o;
 }
 
-/* reap(max) -> list of CompletionResult (internal CQEs consumed silently). */
+/* Reap up to max CQEs into a new list of CompletionResult (internal CQEs are
+ * consumed silently). */
 static PyObject *
-ring_reap(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+reap_list(vl_ring *r, Py_ssize_t max)
 {
-    Py_ssize_t max = nargs ? PyLong_AsSsize_t(args[0]) : PY_SSIZE_T_MAX;
-    if (max == -1 && PyErr_Occurred())
-        return NULL;
     PyObject *out = PyList_New(0);
     if (!out)
         return NULL;
@@ -748,6 +795,16 @@ ring_reap(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* reap([max]) -> list of CompletionResult (internal CQEs consumed silently). */
+static PyObject *
+ring_reap(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t max = nargs ? PyLong_AsSsize_t(args[0]) : PY_SSIZE_T_MAX;
+    if (max == -1 && PyErr_Occurred())
+        return NULL;
+    return reap_list(r, max);
+}
+
 /* raw(opcode, fd, addr, len, off, op_flags, user_data, sqe_flags) -> bool:
  * an internal SQE (user_data must have bit 63 set). False when the SQ is full. */
 static PyObject *
@@ -780,18 +837,15 @@ ring_raw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_TRUE;
 }
 
-/* arm_wake(eventfd) -> bool: queue the internal read of the wake eventfd. */
-static PyObject *
-ring_arm_wake(vl_ring *r, PyObject *arg)
+/* Queue the internal read of the wake eventfd unless armed; 0 when the SQ is full. */
+static int
+arm_wake(vl_ring *r, long fd)
 {
-    long fd = PyLong_AsLong(arg);
-    if (fd == -1 && PyErr_Occurred())
-        return NULL;
     if (r->wake_armed)
-        Py_RETURN_TRUE;
+        return 1;
     struct vl_sqe *e = next_sqe(r);
     if (!e)
-        Py_RETURN_FALSE;
+        return 0;
     e->opcode = OP_READ;
     e->fd = (int32_t)fd;
     e->addr = (uint64_t)(uintptr_t)&r->wake_buf;
@@ -800,7 +854,17 @@ ring_arm_wake(vl_ring *r, PyObject *arg)
     e->user_data = VL_INTERNAL | 1;
     vl_store_release(r->sq_tail, r->tail);
     r->wake_armed = 1;
-    Py_RETURN_TRUE;
+    return 1;
+}
+
+/* arm_wake(eventfd) -> bool: queue the internal read of the wake eventfd. */
+static PyObject *
+ring_arm_wake(vl_ring *r, PyObject *arg)
+{
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(arm_wake(r, fd));
 }
 
 /* state() -> (to_submit, cq_ready, in_flight, wake_armed, wake_fired); clears wake_fired. */
@@ -866,6 +930,514 @@ ring_owns(vl_ring *r, PyObject *arg)
     Py_RETURN_FALSE;
 }
 
+/* ---- The engine core: submit/poll/flush in C (IoUringDriver binds them). ----
+ * io_uring_enter goes through the active tier: the inline-asm trampoline, or
+ * libc's syscall() on the libc tier (bind(use_libc=True)), with the GIL released. */
+
+#define VL_ENTER_GETEVENTS (1U << 0)
+#define VL_ENTER_EXT_ARG (1U << 3)
+#define VL_SQ_TASKRUN (1U << 2)
+
+static long
+ring_enter(vl_ring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags,
+           const void *arg, size_t argsz)
+{
+    long rv;
+    r->n_enters++;
+    Py_BEGIN_ALLOW_THREADS
+    if (r->use_libc) {
+        rv = syscall(__NR_io_uring_enter, r->ring_fd, to_submit, min_complete, flags, arg, argsz);
+        if (rv < 0)
+            rv = -errno;
+    } else {
+        rv = vllsi_syscall6(__NR_io_uring_enter, r->ring_fd, (long)to_submit, (long)min_complete,
+                            (long)flags, (long)(uintptr_t)arg, (long)argsz);
+    }
+    Py_END_ALLOW_THREADS
+    return rv;
+}
+
+/* Hand every filled SQE to the kernel. 0 (done, or the kernel is short of memory
+ * or has a CQ backlog: EAGAIN/EBUSY, the caller reaps and retries), or -1 with an
+ * exception (a signal handler raised, or the enter failed). EINTR: PEP 475. */
+static int
+ring_flush_c(vl_ring *r)
+{
+    for (;;) {
+        uint32_t n = r->tail - vl_load_acquire(r->sq_head);
+        if (!n)
+            return 0;
+        long rv = ring_enter(r, n, 0, 0, NULL, 0);
+        if (rv == -EINTR) {
+            if (PyErr_CheckSignals() < 0)
+                return -1;
+            continue;
+        }
+        if (rv == -EAGAIN || rv == -EBUSY)
+            return 0;
+        if (rv < 0) {
+            vllsi_raise((int)-rv, "io_uring_enter");
+            return -1;
+        }
+    }
+}
+
+static PyObject *
+raise_from(PyObject *factory, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!factory) {
+        PyErr_SetString(PyExc_RuntimeError, "io_uring ring is not bound");
+        return NULL;
+    }
+    PyObject *exc = PyObject_Vectorcall(factory, args, nargs, NULL);
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+static PyObject *
+raise_would_block(vl_ring *r)
+{
+    PyObject *ids = PyList_New(0);
+    PyObject *cap = PyLong_FromUnsignedLong(r->nslots);
+    PyObject *res = NULL;
+    if (ids && cap) {
+        PyObject *a[2] = {ids, cap};
+        res = raise_from(r->would_block, a, 2);
+    }
+    Py_XDECREF(ids);
+    Py_XDECREF(cap);
+    return res;
+}
+
+/* bind(ring_fd, wake_fd, use_libc, eager, closed_error, would_block, sq_flags_addr) */
+static PyObject *
+ring_bind(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7 || !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "bind(ring_fd, wake_fd, use_libc, eager, "
+                                         "closed_error, would_block, sq_flags_addr)");
+        return NULL;
+    }
+    long rfd = PyLong_AsLong(args[0]), wfd = PyLong_AsLong(args[1]);
+    int libc = PyObject_IsTrue(args[2]), eager = PyObject_IsTrue(args[3]);
+    uint64_t flags_addr;
+    if (PyErr_Occurred() || libc < 0 || eager < 0 || get_u64(args[6], &flags_addr))
+        return NULL;
+    r->sq_flags = (uint32_t *)(uintptr_t)flags_addr;
+    r->ring_fd = (int)rfd;
+    r->wake_fd = (int)wfd;
+    r->use_libc = libc;
+    r->eager = eager;
+    Py_INCREF(args[4]);
+    Py_XSETREF(r->closed_error, args[4]);
+    Py_INCREF(args[5]);
+    Py_XSETREF(r->would_block, args[5]);
+    r->closed = 0;
+    Py_RETURN_NONE;
+}
+
+/* close(): submit() and poll() raise from now on (the driver then shuts down). */
+static PyObject *
+ring_close(vl_ring *r, PyObject *unused)
+{
+    r->closed = 1;
+    Py_RETURN_NONE;
+}
+
+/* submit(op) -> SubmissionId: IoUringDriver.submit. */
+static PyObject *
+ring_submit(vl_ring *r, PyObject *op)
+{
+    if (r->closed)
+        return raise_from(r->closed_error, NULL, 0);
+    int kind = kind_of(r, op);
+    if (kind < 0)
+        return NULL;
+    uint32_t need = kind == K_CLOSE ? 2 : 1;
+    if (sq_space(r) < need) {
+        if (ring_flush_c(r) < 0)
+            return NULL;
+        if (sq_space(r) < need)
+            return raise_would_block(r);
+    }
+    if (r->nfree == 0)
+        return raise_would_block(r);
+    uint64_t ud;
+    uint32_t tail0 = r->tail;
+    if (ring_put(r, op, kind, &ud) < 0) {
+        r->tail = tail0;
+        return NULL;
+    }
+    PyObject *id = PyLong_FromUnsignedLongLong(ud);
+    if (!id) {
+        ring_release_slot(r, (uint32_t)(ud & VL_SLOT_MASK));
+        r->tail = tail0;
+        return NULL;
+    }
+    vl_store_release(r->sq_tail, r->tail);
+    r->n_submitted++;
+    if (r->eager && ring_flush_c(r) < 0) {
+        Py_DECREF(id); /* the op is in the ring and pinned; its completion will come */
+        return NULL;
+    }
+    return id;
+}
+
+/* flush(): hand every filled SQE to the kernel (see ring_flush_c). */
+static PyObject *
+ring_flush(vl_ring *r, PyObject *unused)
+{
+    if (ring_flush_c(r) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Wait for completions: min_complete 1, up to timeout_ns (< 0: no limit), also
+ * submitting what is pending. Returns the raw enter result. */
+static long
+ring_wait_c(vl_ring *r, int64_t timeout_ns)
+{
+    if (timeout_ns < 0) {
+        r->ext_arg[2] = 0;
+    } else {
+        r->wait_ts.tv_sec = timeout_ns / 1000000000LL;
+        r->wait_ts.tv_nsec = timeout_ns % 1000000000LL;
+        r->ext_arg[2] = (uint64_t)(uintptr_t)&r->wait_ts;
+    }
+    return ring_enter(r, r->tail - vl_load_acquire(r->sq_head), 1,
+                      VL_ENTER_GETEVENTS | VL_ENTER_EXT_ARG, r->ext_arg, sizeof(r->ext_arg));
+}
+
+/* wait(timeout_ns) -> raw io_uring_enter result (shutdown's bounded waits). */
+static PyObject *
+ring_wait(vl_ring *r, PyObject *arg)
+{
+    long long ns = PyLong_AsLongLong(arg);
+    if (ns == -1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromLong(ring_wait_c(r, ns));
+}
+
+/* poll(timeout=None) -> list[CompletionResult]: IoUringDriver.poll. */
+static PyObject *
+ring_poll(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t limit = -1; /* ns; -1: wait without limit */
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "poll(timeout=None)");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        PyObject *t = args[0];
+        double d;
+        if (PyBool_Check(t) || !(PyLong_Check(t) || PyFloat_Check(t))) {
+            PyErr_Format(PyExc_TypeError, "timeout must be seconds or None, not %.100s",
+                         Py_TYPE(t)->tp_name);
+            return NULL;
+        }
+        d = PyFloat_Check(t) ? PyFloat_AS_DOUBLE(t) : PyLong_AsDouble(t);
+        if (d == -1.0 && PyErr_Occurred()) { /* an int too large for a double */
+            PyErr_Clear();
+            PyObject *zero = PyLong_FromLong(0);
+            int neg = zero ? PyObject_RichCompareBool(t, zero, Py_LT) : -1;
+            Py_XDECREF(zero);
+            if (neg < 0)
+                return NULL;
+            d = neg ? 0.0 : 1e300;
+        }
+        if (d != d) {
+            PyErr_SetString(PyExc_ValueError, "timeout is NaN");
+            return NULL;
+        }
+        if (d <= 0.0)
+            limit = 0;
+        else if (d < 9.0e9) /* beyond ~285 years: no limit */
+            limit = (int64_t)(d * 1e9);
+    }
+    if (r->closed)
+        return raise_from(r->closed_error, NULL, 0);
+    PyObject *out = reap_list(r, PY_SSIZE_T_MAX);
+    if (!out)
+        return NULL;
+    if (PyList_GET_SIZE(out) || limit == 0) {
+        if (!r->eager || !PyList_GET_SIZE(out)) {
+            if (ring_flush_c(r) < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            if (!PyList_GET_SIZE(out)) {
+                /* COOP_TASKRUN: completions whose task work is pending are posted
+                 * only when we enter; the kernel says so with IORING_SQ_TASKRUN. */
+                if (r->sq_flags && (vl_load_acquire(r->sq_flags) & VL_SQ_TASKRUN)) {
+                    long rv = ring_enter(r, 0, 0, VL_ENTER_GETEVENTS, NULL, 0);
+                    if (rv < 0 && rv != -EINTR && rv != -EAGAIN && rv != -EBUSY) {
+                        Py_DECREF(out);
+                        return vllsi_raise((int)-rv, "io_uring_enter");
+                    }
+                }
+                Py_DECREF(out);
+                out = reap_list(r, PY_SSIZE_T_MAX);
+                if (!out)
+                    return NULL;
+            }
+        }
+        r->n_completed += (uint64_t)PyList_GET_SIZE(out);
+        return out;
+    }
+    Py_DECREF(out);
+    r->n_waits++;
+    arm_wake(r, r->wake_fd);
+    int64_t end = limit < 0 ? 0 : mono_ns() + limit;
+    int fired;
+    for (;;) {
+        int64_t left = -1;
+        if (limit >= 0) {
+            left = end - mono_ns();
+            if (left < 0)
+                left = 0;
+        }
+        long rv = ring_wait_c(r, left);
+        out = reap_list(r, PY_SSIZE_T_MAX);
+        if (!out)
+            return NULL;
+        fired = r->wake_fired;
+        r->wake_fired = 0;
+        if (PyList_GET_SIZE(out) || fired)
+            break;
+        if (rv == -VL_ETIME || (limit >= 0 && mono_ns() >= end))
+            break;
+        if (rv == -EINTR) {
+            if (PyErr_CheckSignals() < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        } else if (rv < 0 && rv != -EAGAIN && rv != -EBUSY) {
+            Py_DECREF(out);
+            return vllsi_raise((int)-rv, "io_uring_enter");
+        }
+        Py_DECREF(out);
+        arm_wake(r, r->wake_fd); /* no-op while armed */
+    }
+    if (fired)
+        arm_wake(r, r->wake_fd);
+    r->n_completed += (uint64_t)PyList_GET_SIZE(out);
+    return out;
+}
+
+/* counters() -> (submitted, completed, waits, enters) */
+static PyObject *
+ring_counters(vl_ring *r, PyObject *unused)
+{
+    return Py_BuildValue("(KKKK)", (unsigned long long)r->n_submitted,
+                         (unsigned long long)r->n_completed, (unsigned long long)r->n_waits,
+                         (unsigned long long)r->n_enters);
+}
+
+
+/* ---- Registered buffers (IORING_REGISTER_BUFFERS) and fixed reads/writes ---- */
+#define OP_READ_FIXED 4
+#define OP_WRITE_FIXED 5
+#define SQE_FIXED_FILE (1U << 0)
+#define VL_MAX_FIXED 16384 /* IORING_MAX_REG_BUFFERS */
+
+/* pin_buffers(buffers: list) -> bytes (struct iovec[n] for IORING_REGISTER_BUFFERS):
+ * exports each buffer (writable when it can be) until unpin_buffers(). */
+static PyObject *
+ring_pin_buffers(vl_ring *r, PyObject *bufs)
+{
+    if (!PyList_Check(bufs)) {
+        PyErr_SetString(PyExc_TypeError, "pin_buffers(buffers: list)");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(bufs);
+    if (r->nfixed) {
+        return vllsi_raise(EBUSY, "io_uring_register");
+    }
+    if (n < 1 || n > VL_MAX_FIXED) {
+        PyErr_Format(PyExc_ValueError, "1..%d buffers can be registered, not %zd",
+                     VL_MAX_FIXED, n);
+        return NULL;
+    }
+    Py_buffer *views = PyMem_Calloc((size_t)n, sizeof(Py_buffer));
+    PyObject *iov = PyBytes_FromStringAndSize(NULL, n * 16);
+    if (!views || !iov) {
+        PyMem_Free(views);
+        Py_XDECREF(iov);
+        return PyErr_NoMemory();
+    }
+    uint64_t *v = (uint64_t *)PyBytes_AS_STRING(iov);
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        PyObject *b = PyList_GET_ITEM(bufs, i);
+        if (PyObject_GetBuffer(b, &views[i], PyBUF_WRITABLE | PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            if (PyObject_GetBuffer(b, &views[i], PyBUF_SIMPLE) < 0) {
+                if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                    PyErr_Clear();
+                    PyErr_Format(PyExc_TypeError, "buffer %zd does not export a contiguous "
+                                 "buffer", i);
+                }
+                goto fail;
+            }
+        }
+        if (views[i].len < 1 || views[i].len > (1 << 30)) {
+            PyErr_Format(PyExc_ValueError, "buffer %zd: registered buffers hold 1 byte to "
+                         "1 GiB, not %zd", i, views[i].len);
+            PyBuffer_Release(&views[i]);
+            goto fail;
+        }
+        v[2 * i] = (uint64_t)(uintptr_t)views[i].buf;
+        v[2 * i + 1] = (uint64_t)views[i].len;
+    }
+    r->fixed = views;
+    r->nfixed = (uint32_t)n;
+    return iov;
+fail:
+    while (--i >= 0)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    Py_DECREF(iov);
+    return NULL;
+}
+
+/* unpin_buffers(): release the exports (after IORING_UNREGISTER_BUFFERS, or when
+ * registering failed). ResourceBusy/EBUSY while a fixed op is in flight. */
+static PyObject *
+ring_unpin_buffers(vl_ring *r, PyObject *unused)
+{
+    if (r->fixed_in_flight)
+        return vllsi_raise(EBUSY, "io_uring_register");
+    for (uint32_t i = 0; i < r->nfixed; i++)
+        PyBuffer_Release(&r->fixed[i]);
+    PyMem_Free(r->fixed);
+    r->fixed = NULL;
+    r->nfixed = 0;
+    Py_RETURN_NONE;
+}
+
+/* fixed_state() -> (registered buffers, fixed ops in flight) */
+static PyObject *
+ring_fixed_state(vl_ring *r, PyObject *unused)
+{
+    return Py_BuildValue("(II)", r->nfixed, r->fixed_in_flight);
+}
+
+/* prep_fixed(fd, indices: list, offsets: list, write, start, fixed_file)
+ *   -> (ids, next_index, status): READ_FIXED/WRITE_FIXED of whole registered
+ * buffers; statuses and rollback as prep(). fixed_file: fd is an index into the
+ * registered file table (IOSQE_FIXED_FILE). */
+static PyObject *
+ring_prep_fixed(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_Check(args[1]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "prep_fixed(fd, indices: list, offsets: list, write, start, fixed_file)");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[0]);
+    int write = PyObject_IsTrue(args[3]), fixed_file = PyObject_IsTrue(args[5]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred() || write < 0 || fixed_file < 0)
+        return NULL;
+    if (fd < 0 || fd > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
+        return NULL;
+    }
+    PyObject *idxs = args[1], *offs = args[2];
+    Py_ssize_t n = PyList_GET_SIZE(idxs);
+    if (PyList_GET_SIZE(offs) != n) {
+        PyErr_SetString(PyExc_ValueError, "indices and offsets differ in length");
+        return NULL;
+    }
+    if (start < 0 || start > n) {
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return NULL;
+    }
+    if (!r->nfixed) {
+        PyErr_SetString(PyExc_ValueError, "no registered buffers (register_buffers first)");
+        return NULL;
+    }
+    PyObject *ids = PyList_New(n - start);
+    if (!ids)
+        return NULL;
+    Py_SET_SIZE(ids, 0);
+    uint32_t tail0 = r->tail;
+    Py_ssize_t i = start;
+    int status = 0;
+    for (; i < n; i++) {
+        if (sq_space(r) < 1) {
+            status = 1;
+            break;
+        }
+        if (r->nfree == 0) {
+            status = 2;
+            break;
+        }
+        PyObject *io = PyList_GET_ITEM(idxs, i);
+        long long bi = PyLong_AsLongLong(io);
+        long long off = PyLong_AsLongLong(PyList_GET_ITEM(offs, i));
+        if ((bi == -1 || off == -1) && PyErr_Occurred())
+            goto rollback;
+        if (bi < 0 || bi >= r->nfixed) {
+            PyErr_Format(PyExc_ValueError, "buffer index %lld not in 0..%u", bi, r->nfixed - 1);
+            goto rollback;
+        }
+        if (off < -1) {
+            PyErr_SetString(PyExc_ValueError, "offset must be >= -1");
+            goto rollback;
+        }
+        Py_buffer *view = &r->fixed[bi];
+        if (!write && view->readonly) {
+            PyErr_Format(PyExc_TypeError, "registered buffer %lld is read-only", bi);
+            goto rollback;
+        }
+        uint32_t slot = r->free_list[r->nfree - 1];
+        vl_slot *s = &r->slots[slot];
+        uint64_t ud = (++r->seq << VL_SLOT_BITS) | slot;
+        struct vl_sqe *e = next_sqe(r);
+        e->opcode = write ? OP_WRITE_FIXED : OP_READ_FIXED;
+        e->flags = fixed_file ? SQE_FIXED_FILE : 0;
+        e->fd = (int32_t)fd;
+        e->addr = (uint64_t)(uintptr_t)view->buf;
+        e->len = (uint32_t)view->len;
+        e->off = (uint64_t)off;
+        e->buf_index = (uint16_t)bi;
+        e->user_data = ud;
+        s->kind = write ? K_WRITE : K_READ;
+        s->has_view = 0;
+        s->multishot = 0;
+        s->fixed = 1;
+        r->fixed_in_flight++;
+        r->nfree--;
+        r->in_flight++;
+        s->sid = ud;
+        Py_INCREF(Py_None);
+        s->op = Py_None;
+        PyObject *id = PyLong_FromUnsignedLongLong(ud);
+        if (!id || PyList_Append(ids, id) < 0) {
+            Py_XDECREF(id);
+            goto rollback;
+        }
+        Py_DECREF(id);
+    }
+    vl_store_release(r->sq_tail, r->tail);
+    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
+    return Py_BuildValue("(Nni)", ids, i, status);
+rollback:
+    return ring_rollback(r, ids, tail0);
+}
+
 static PyMethodDef ring_methods[] = {
     {"prep", (PyCFunction)(void (*)(void))ring_prep, METH_FASTCALL,
      "prep(ops, start) -> (ids, next_index, status)"},
@@ -880,6 +1452,23 @@ static PyMethodDef ring_methods[] = {
     {"woken", (PyCFunction)ring_woken, METH_NOARGS, "wake fired since last asked"},
     {"in_flight_ids", (PyCFunction)ring_in_flight_ids, METH_NOARGS, "pinned ids"},
     {"owns", (PyCFunction)ring_owns, METH_O, "owns(sid) -> bool"},
+    {"bind", (PyCFunction)(void (*)(void))ring_bind, METH_FASTCALL,
+     "bind(ring_fd, wake_fd, use_libc, eager, closed_error, would_block)"},
+    {"close", (PyCFunction)ring_close, METH_NOARGS, "submit/poll raise from now on"},
+    {"submit", (PyCFunction)ring_submit, METH_O, "submit(op) -> SubmissionId"},
+    {"poll", (PyCFunction)(void (*)(void))ring_poll, METH_FASTCALL,
+     "poll(timeout=None) -> list[CompletionResult]"},
+    {"flush", (PyCFunction)ring_flush, METH_NOARGS, "hand filled SQEs to the kernel"},
+    {"wait", (PyCFunction)ring_wait, METH_O, "wait(timeout_ns) -> raw enter result"},
+    {"pin_buffers", (PyCFunction)ring_pin_buffers, METH_O,
+     "pin_buffers(buffers) -> struct iovec[] bytes"},
+    {"unpin_buffers", (PyCFunction)ring_unpin_buffers, METH_NOARGS, "release the exports"},
+    {"fixed_state", (PyCFunction)ring_fixed_state, METH_NOARGS,
+     "(registered buffers, fixed ops in flight)"},
+    {"prep_fixed", (PyCFunction)(void (*)(void))ring_prep_fixed, METH_FASTCALL,
+     "prep_fixed(fd, indices, offsets, write, start, fixed_file) -> (ids, next, status)"},
+    {"counters", (PyCFunction)ring_counters, METH_NOARGS,
+     "(submitted, completed, waits, enters)"},
     {NULL, NULL, 0, NULL},
 };
 
