@@ -198,7 +198,11 @@ class Echo:
         self.client_priority = prios[0]
         self.per_round = PROCESSES * CONNECTIONS * messages
         self.cpu = None if plan.server is None else min(plan.server)
-        self.clients.round(messages)  # warm-up: first allocations, TCP windows
+        try:
+            self.clients.round(messages)  # warm-up: first allocations, TCP windows
+        except BaseException:
+            self.clients.close()
+            raise
         self.samples: list[dict[str, float]] = []
         self._before: tuple[Any, ...] = ()
 
