@@ -377,7 +377,8 @@ def test_echo_100k_uvloop_protocol(benchmark: Any, echo_pool: Pool) -> None:
 
 
 def summary(path: str) -> str:
-    """Per test of a results JSON: median over runs of wall, server CPU, busy, runq."""
+    """Per test of a results JSON: median over runs of wall, server CPU, busy, runq; then
+    per row the paired ratio of server CPU per message beside the wall ratio."""
     import json
 
     doc = json.loads(Path(path).read_text())
@@ -403,6 +404,21 @@ def summary(path: str) -> str:
                      f"{med('server_busy'):5.2f} {med('server_runq_us_per_msg'):5.2f} "
                      f"{med('client_cpu_us_per_msg'):8.2f} {med('client_busy'):8.2f} "
                      f"{med('server_user_share'):8.2f}")
+    lines += ["", "server CPU per message, vllsi / baseline, median of paired rounds (lo-hi); "
+              "the wall ratio compresses toward 1.0 when both servers sit at the clients' floor"]
+    for row in doc["rows"]:
+        if row.get("area") != "echo" or row.get("ratio") is None:
+            continue
+        sides = {}
+        for role in ("vllsi", "baseline"):
+            sides[role] = {r["round"]: r["info"]["server_cpu_us_per_msg"] for r in doc["records"]
+                           if r.get("area") == "echo" and r["group"] == row["group"]
+                           and r["label"] == row[role] and r.get("info")}
+        ratios = [v / sides["baseline"][k] for k, v in sides["vllsi"].items()
+                  if sides["baseline"].get(k)]
+        if ratios:
+            lines.append(f"  {row['name']}: wall {row['ratio']:.3f}x, server CPU "
+                         f"{statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f})")
     return "\n".join(lines)
 
 
