@@ -10,7 +10,8 @@ record
     pytest-benchmark minimum of that run's rounds (its median when the test says
     ``noisy=True``) divided by ``ops`` (operations per call of the benchmarked
     function), in ns per operation, with the test's ``group``,
-    ``role`` ("vllsi" / "baseline"), ``target``, ``label`` and ``noisy`` flag.
+    ``role`` ("vllsi" / "baseline"), ``target``, ``label`` and ``noisy`` flag; any other
+    ``extra_info`` key the test set is kept under ``info``.
 member
     All records of one test (one per round).
 row
@@ -63,6 +64,11 @@ GOALS = {
 }
 
 
+# extra_info keys the harness interprets; any other key is kept as the record's "info".
+INFO_RESERVED = frozenset({"role", "target", "label", "ops", "ops_per_round", "noisy", "goal",
+                           "max_ns"})
+
+
 def make_record(*, area: str, nodeid: str, name: str, group: str | None,
                 extra: Mapping[str, Any], rnd: int, median_s: float, min_s: float,
                 iqr_s: float, rounds: int, iterations: int) -> dict[str, Any]:
@@ -86,6 +92,7 @@ def make_record(*, area: str, nodeid: str, name: str, group: str | None,
                          "vllsi side")
     scale = 1e9 / ops
     noisy = bool(extra.get("noisy", False))
+    info = {k: v for k, v in extra.items() if k not in INFO_RESERVED}
     return {
         "area": area, "nodeid": nodeid, "group": group, "role": role,
         "label": str(extra.get("label") or _label_from(name)),
@@ -97,6 +104,8 @@ def make_record(*, area: str, nodeid: str, name: str, group: str | None,
         "ns": (median_s if noisy else min_s) * scale,
         "median_ns": median_s * scale, "min_ns": min_s * scale, "iqr_ns": iqr_s * scale,
         "bench_rounds": rounds, "iterations": iterations,
+        # the test's other extra_info (e.g. the echo rows' CPU accounting), as it set it
+        "info": info,
     }
 
 

@@ -37,6 +37,7 @@ DIRECT_READS = 1024
 
 G_CACHED = "engine: 64 x 4 KiB cached reads per submit (batch form)"
 G_CACHED_OPS = "engine: 64 x 4 KiB cached reads per submit (Read op objects)"
+G_CACHED_FIXED = "engine: 64 x 4 KiB cached reads per submit (registered buffers and file)"
 G_DIRECT = "engine: O_DIRECT random 4 KiB, QD32 engine vs QD1 os.preadv"
 G_FIO = "engine: O_DIRECT random 4 KiB QD32, 16384 reads: engine vs fio (start-up included)"
 FIO_READS = 16384
@@ -77,13 +78,13 @@ class _Offsets:
         return [((base + i) % self.blocks) * BLOCK for i in range(DEPTH)]
 
 
-def _engine() -> Any:
+def _engine(batch_submit: bool = False) -> Any:
     from vllsi.linux.io import IoUringDriver
 
     ok, why = IoUringDriver.probe()
     if not ok:
         pytest.skip(f"kernel: io_uring unavailable ({why})")
-    return IoUringDriver(ie.IoEngineConfig(entries=DEPTH))
+    return IoUringDriver(ie.IoEngineConfig(entries=DEPTH, batch_submit=batch_submit))
 
 
 def test_cached_reads_vllsi_batch(benchmark: Any, cached_file: int) -> None:
@@ -123,6 +124,131 @@ def test_cached_reads_vllsi_ops(benchmark: Any, cached_file: int) -> None:
 
     with e:
         benchmark(run)
+
+
+def test_cached_reads_vllsi_fixed(benchmark: Any, cached_file: int) -> None:
+    _info(benchmark, G_CACHED_FIXED, "vllsi")
+    e = _engine()
+    bufs = [bytearray(BLOCK) for _ in range(DEPTH)]
+    e.register_buffers(bufs)
+    e.register_files([cached_file])
+    idx = list(range(DEPTH))
+    offs = _Offsets()
+    submit, poll = e.submit_fixed_reads, e.poll
+
+    def run() -> None:
+        submit(0, idx, offs.next(), fixed_file=True)
+        n = 0
+        while n < DEPTH:
+            for r in poll():
+                assert r.result == BLOCK
+                n += 1
+
+    with e:
+        benchmark(run)
+
+
+# The kernel's share, without Python: one io_uring_enter submitting 64 reads into
+# 64 distinct 4 KiB buffers and waiting for them, then the CQ ring read, in C.
+URING_FLOOR_C = r"""
+#define _GNU_SOURCE
+#include <linux/io_uring.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+struct ring { int fd, file, fixed, n; unsigned *sqtail, *sqarr, mask, *cqhead, *cqtail, cmask;
+              struct io_uring_sqe *sqes; struct io_uring_cqe *cqes; char **bufs; unsigned tail; };
+void *uring_floor_init(int file, char **bufs, int n, int fixed) {
+    struct io_uring_params p; memset(&p, 0, sizeof p);
+    struct ring *r = calloc(1, sizeof *r);
+    r->fd = (int)syscall(__NR_io_uring_setup, n, &p);
+    if (r->fd < 0) return NULL;
+    size_t sz = p.sq_off.array + p.sq_entries * 4;
+    size_t csz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    if (csz > sz) sz = csz;
+    char *sq = mmap(0, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+    r->sqes = mmap(0, p.sq_entries * 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+                   IORING_OFF_SQES);
+    r->sqtail = (unsigned *)(sq + p.sq_off.tail); r->sqarr = (unsigned *)(sq + p.sq_off.array);
+    r->mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+    r->cqhead = (unsigned *)(sq + p.cq_off.head); r->cqtail = (unsigned *)(sq + p.cq_off.tail);
+    r->cmask = *(unsigned *)(sq + p.cq_off.ring_mask);
+    r->cqes = (struct io_uring_cqe *)(sq + p.cq_off.cqes);
+    r->file = file; r->fixed = fixed; r->n = n; r->bufs = bufs; r->tail = *r->sqtail;
+    if (fixed) {
+        struct iovec *iov = calloc(n, sizeof *iov);
+        for (int i = 0; i < n; i++) { iov[i].iov_base = bufs[i]; iov[i].iov_len = 4096; }
+        if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS, iov, n) < 0) return NULL;
+        if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_FILES, &file, 1) < 0) return NULL;
+    }
+    return r;
+}
+long uring_floor_run(struct ring *r, long first, long nblocks) {
+    for (int i = 0; i < r->n; i++) {
+        unsigned idx = r->tail & r->mask;
+        struct io_uring_sqe *e = &r->sqes[idx];
+        memset(e, 0, sizeof *e);
+        e->opcode = r->fixed ? IORING_OP_READ_FIXED : IORING_OP_READ;
+        e->fd = r->fixed ? 0 : r->file;
+        e->flags = r->fixed ? IOSQE_FIXED_FILE : 0;
+        e->addr = (uint64_t)(uintptr_t)r->bufs[i]; e->len = 4096; e->buf_index = i;
+        e->off = (uint64_t)(((first + i) % nblocks) * 4096); e->user_data = i;
+        r->sqarr[idx] = idx; r->tail++;
+    }
+    __atomic_store_n(r->sqtail, r->tail, __ATOMIC_RELEASE);
+    if (syscall(__NR_io_uring_enter, r->fd, r->n, r->n, IORING_ENTER_GETEVENTS, 0, 0) != r->n)
+        return -1;
+    long total = 0;
+    unsigned h = *r->cqhead, t = __atomic_load_n(r->cqtail, __ATOMIC_ACQUIRE);
+    for (; h != t; h++) total += r->cqes[h & r->cmask].res;
+    __atomic_store_n(r->cqhead, h, __ATOMIC_RELEASE);
+    return total;
+}
+"""
+
+
+def _uring_floor(benchmark: Any, cbuild: Any, fd: int, group: str, fixed: bool) -> None:
+    import ctypes
+
+    _engine().shutdown()  # skips where io_uring is unavailable
+    lib = cbuild(URING_FLOOR_C)
+    lib.uring_floor_init.restype = ctypes.c_void_p
+    lib.uring_floor_init.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    lib.uring_floor_run.restype = ctypes.c_long
+    lib.uring_floor_run.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_long]
+    bufs = [ctypes.create_string_buffer(BLOCK) for _ in range(DEPTH)]
+    ptrs = (ctypes.c_char_p * DEPTH)(*[ctypes.addressof(b) for b in bufs])
+    ring = lib.uring_floor_init(fd, ptrs, DEPTH, int(fixed))
+    if not ring:
+        pytest.skip("environment: io_uring setup failed for the C floor")
+    benchmark.group = group
+    benchmark.extra_info.update(role="baseline", label="C floor (io_uring, no Python)",
+                                noisy=True)
+    offs = _Offsets()
+
+    def run() -> None:
+        first = offs.pos
+        offs.next()
+        assert lib.uring_floor_run(ring, first, offs.blocks) == DEPTH * BLOCK
+
+    benchmark(run)
+
+
+def test_cached_reads_uring_floor(benchmark: Any, cached_file: int, cbuild: Any) -> None:
+    _uring_floor(benchmark, cbuild, cached_file, G_CACHED, False)
+
+
+def test_cached_reads_uring_floor_fixed(benchmark: Any, cached_file: int, cbuild: Any) -> None:
+    _uring_floor(benchmark, cbuild, cached_file, G_CACHED_FIXED, True)
+
+
+def test_cached_reads_os_pread_fixed_group(benchmark: Any, cached_file: int) -> None:
+    _info(benchmark, G_CACHED_FIXED, "baseline", 1 / 1.25)
+    _pread_loop(benchmark, cached_file)
 
 
 def _pread_loop(benchmark: Any, fd: int) -> None:
@@ -204,11 +330,16 @@ def test_direct_qd32_vllsi_fio_group(benchmark: Any, direct_file: tuple[str, int
 def _direct_qd32(benchmark: Any, direct_file: tuple[str, int], group: str, total: int) -> None:
     _info(benchmark, group, "vllsi")
     _, fd = direct_file
-    e = _engine()
+    # The storage-engine setup: buffers and file registered once, and each poll's
+    # io_uring_enter also submits the refills (batch_submit).
+    e = _engine(batch_submit=True)
     from vllsi.memory import AlignedBuffer
 
     bufs = [AlignedBuffer(BLOCK, BLOCK) for _ in range(QD)]
+    e.register_buffers(bufs)
+    e.register_files([fd])
     offs = _random_blocks(3, total)
+    submit, poll = e.submit_fixed_reads, e.poll
 
     def run() -> None:
         it = iter(offs)
@@ -218,18 +349,19 @@ def _direct_qd32(benchmark: Any, direct_file: tuple[str, int], group: str, total
         while done < total:
             if free and issued < total:
                 k = min(len(free), total - issued)
-                idx = [free.pop() for _ in range(k)]
-                ids = e.submit_reads(fd, [bufs[i] for i in idx], [next(it) for _ in idx])
+                idx = free[-k:]
+                del free[-k:]
+                ids = submit(0, idx, [next(it) for _ in idx], fixed_file=True)
                 owner.update(zip(ids, idx, strict=True))
                 issued += k
-            for r in e.poll():
+            for r in poll():
                 assert r.result == BLOCK
                 free.append(owner.pop(r.submission_id))
                 done += 1
 
     with e:
         benchmark.pedantic(run, rounds=5, iterations=1)
-    for b in bufs:
+    for b in bufs:  # exported until shutdown released the registration
         b.close()
 
 

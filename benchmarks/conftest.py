@@ -43,12 +43,10 @@ separate pinned processes, ``benchmarks/_loadgen.py``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -387,23 +385,13 @@ def cbuild() -> Callable[..., Any]:
     """
     import ctypes
 
+    import _cc
+
     def build(source: str, flags: tuple[str, ...] = ("-O2",)) -> Any:
-        cc = shutil.which("gcc") or shutil.which("cc")
-        if cc is None:
-            pytest.skip("environment: no C compiler for the floor loop")
-        key = hashlib.sha256((source + "\0" + " ".join(flags)).encode()).hexdigest()[:16]
-        outdir = HERE / ".build"
-        outdir.mkdir(exist_ok=True)
-        so = outdir / f"floor-{key}-{platform.machine()}.so"
-        if not so.exists():
-            src = outdir / f"floor-{key}.c"
-            src.write_text(source)
-            tmp = so.with_suffix(f".tmp{os.getpid()}")
-            r = subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", str(tmp), str(src)],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                pytest.skip(f"environment: floor build failed: {r.stderr[-300:]}")
-            os.replace(tmp, so)
+        try:
+            so = _cc.build(source, shared=True, flags=flags)
+        except _cc.BuildError as exc:
+            pytest.skip(f"environment: floor loop: {exc}")
         return ctypes.CDLL(str(so))
 
     return build

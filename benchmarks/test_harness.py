@@ -9,6 +9,7 @@ missing, a file that fails to import, and a test that fails on its second round.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -159,27 +160,171 @@ def test_session_end_to_end(tmp_path: Path) -> None:
     assert "vllsi ratios" in r.stdout and "bench_broken.py" in r.stdout
 
 
-def test_echo_load_against_a_threaded_echo_server() -> None:
-    import socketserver
-    import threading
+class _EchoServer:
+    """A tiny threaded echo server in this process; ``mangle`` may alter what it echoes
+    and ``limit`` makes it hang up after echoing that many bytes on a connection."""
 
+    def __init__(self, mangle: Any = None, limit: int | None = None) -> None:
+        import socketserver
+        import threading
+
+        outer = self
+        self.echoed = 0
+        self.lock = threading.Lock()
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                done = 0
+                while data := self.request.recv(65536):
+                    if limit is not None:
+                        data = data[:limit - done]
+                    self.request.sendall(mangle(data) if mangle else data)
+                    done += len(data)
+                    with outer.lock:
+                        outer.echoed += len(data)
+                    if limit is not None and done >= limit:
+                        return
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.srv = Server(("127.0.0.1", 0), Handler)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> _EchoServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def _need_c_client() -> None:
+    import _cc
     import _loadgen
 
-    class Echo(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            while data := self.request.recv(65536):
-                self.request.sendall(data)
+    try:
+        _loadgen.client_binary()
+    except _cc.BuildError as exc:
+        pytest.skip(f"environment: {exc}")
 
-    class Server(socketserver.ThreadingTCPServer):
-        daemon_threads = True
-        allow_reuse_address = True
 
-    with Server(("127.0.0.1", 0), Echo) as srv:
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        r = _loadgen.echo_load(srv.server_address, size=100, clients=2, messages=200,
-                               rcvbuf=65536, timeout=60)
-        srv.shutdown()
+@pytest.mark.parametrize("size", [1000, 100_000])
+def test_c_echo_client_plays_rounds(size: int) -> None:
+    # 2 processes x 3 connections, two rounds; 100 kB messages need partial sends
+    import _loadgen
+
+    _need_c_client()
+    with _EchoServer() as srv, _loadgen.EchoClients(srv.port, size=size, processes=2,
+                                                     connections=3) as cl:
+        assert len(cl.pids) == 2 and all(b > 0 for b in cl.sndbuf + cl.rcvbuf)
+        c0 = _loadgen.cpu_ns(cl.pids)[0]
+        assert cl.round(20) > 0
+        assert cl.round(5) > 0
+        assert _loadgen.cpu_ns(cl.pids)[0] > c0
+    assert srv.echoed == 2 * 3 * 25 * size
+
+
+def test_c_echo_client_checks_every_byte() -> None:
+    import _loadgen
+
+    _need_c_client()
+
+    def flip_last(data: bytes) -> bytes:
+        return data[:-1] + bytes([data[-1] ^ 1])
+
+    with (_EchoServer(mangle=flip_last) as srv,
+          _loadgen.EchoClients(srv.port, size=1000, processes=1) as cl,
+          pytest.raises(RuntimeError, match="wrong bytes echoed in message 0")):
+        cl.round(3)
+
+
+def test_c_echo_client_fails_loudly_when_the_server_closes_early() -> None:
+    import _loadgen
+
+    _need_c_client()
+    with (_EchoServer(limit=1500) as srv,
+          _loadgen.EchoClients(srv.port, size=1000, processes=1) as cl,
+          pytest.raises(RuntimeError, match=r"closed the connection \(500 of 1000 bytes "
+                                            r"of message 1 echoed\)")):
+        cl.round(10)
+
+
+def test_echo_clients_are_pinned_where_the_plan_says() -> None:
+    import _loadgen
+
+    _need_c_client()
+    cpus = _loadgen.allowed_cpus()
+    plan = _loadgen.cpu_plan(cpus)
+    with _EchoServer() as srv, _loadgen.EchoClients(srv.port, processes=2,
+                                                     cpus=plan.clients) as cl:
+        want = set(plan.clients) if plan.clients is not None else set(cpus)
+        assert all(os.sched_getaffinity(pid) == want for pid in cl.pids)
+        cl.round(10)
+
+
+def test_cpu_plan_pins_apart_and_falls_back_on_one_cpu() -> None:
+    import _loadgen
+
+    plan = _loadgen.cpu_plan([5, 1, 3])
+    assert plan.server == {1} and plan.clients == {3, 5}
+    assert plan.note == "server on CPU 1, clients on CPU 3,5"
+    one = _loadgen.cpu_plan([2])
+    assert one.server is None and one.clients is None and "unpinned (1 CPU)" in one.note
+    # a real process allowed a single CPU sees the fallback too
+    code = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
+            "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "import _loadgen; p = _loadgen.cpu_plan(); print(p.server, p.clients, p.note)")
+    out = subprocess.run([sys.executable, "-c", code, str(HERE)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.startswith("None None unpinned (1 CPU)")
+
+
+def test_prioritize_applies_or_says_why_not() -> None:
+    import _loadgen
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        got = _loadgen.prioritize(child.pid, "fifo")
+        if got == "SCHED_FIFO 1":
+            assert os.sched_getscheduler(child.pid) == os.SCHED_FIFO
+        else:  # not permitted here: nice -10, or the default, and the reason
+            assert "SCHED_FIFO refused" in got
+        other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                                 stdin=subprocess.PIPE)
+        try:
+            got = _loadgen.prioritize(other.pid, "nice")
+            assert got == "default (nice -10 refused: Permission denied)" or (
+                got == "nice -10" and os.getpriority(os.PRIO_PROCESS, other.pid) == -10)
+            assert _loadgen.prioritize(other.pid, "none") == "default"
+        finally:
+            other.communicate(b"")
+        with pytest.raises(ValueError, match="priority"):
+            _loadgen.prioritize(child.pid, "realtime")
+    finally:
+        child.communicate(b"")
+
+
+def test_extra_info_is_kept_in_records() -> None:
+    r = rec("v", "g", "vllsi", 0, 1.0, server_busy=0.97, wall_us_per_msg=[1.0, 1.1])
+    assert r["info"] == {"server_busy": 0.97, "wall_us_per_msg": [1.0, 1.1]}
+
+
+def test_echo_load_against_a_threaded_echo_server() -> None:
+    import _loadgen
+
+    _need_c_client()
+    with _EchoServer() as srv:
+        r = _loadgen.echo_load(("127.0.0.1", srv.port), size=100, clients=2, messages=200,
+                               rcvbuf=65536)
+        py = _loadgen.echo_load(("localhost", srv.port), size=300, clients=1, messages=50,
+                                kind="python")
     assert r["messages"] == 400 and r["req_per_s"] > 0 and len(r["sndbuf"]) == 2
     assert r["rcvbuf"][0] >= 65536  # the kernel doubles what was asked
+    assert r["client_cpu_ns"] > 0 and py["messages"] == 50
+    assert srv.echoed == 400 * 100 + 50 * 300
     with pytest.raises(ValueError, match="loopback"):
         _loadgen.echo_load(("192.0.2.1", 9), messages=1)

@@ -14,7 +14,10 @@ Descriptors are opened close-on-exec unless ``OpenFlags.INHERITABLE`` is given.
 ``write_all`` is *not* atomic: :func:`vllsi.durability.atomic_write` is.
 
 Validation of Python input (TypeError/ValueError) happens here, before any OS
-call; the backends receive ints, ``bytes`` paths and non-negative offsets.
+call; the backends receive ints, ``bytes`` paths and non-negative offsets. An
+error names the path as the caller gave it, as ``os`` does: ``.filename`` (and
+``.filename2`` for ``rename``'s destination) is ``os.fspath(path)`` — a str
+stays a str, bytes stay bytes — not the encoded bytes the backend received.
 
 Backend interface (``vllsi.<os>.impl.file_ops``, same names on every OS):
 ``pread(fd, buf, offset) -> int``, ``pwrite(fd, data, offset) -> int``,
@@ -138,6 +141,19 @@ def _path(path: Any, name: str = "path") -> bytes:
     if not b:
         raise ValueError(f"{name} is empty")
     return b
+
+
+def _named(exc: errors.VllsiError, path: Any, encoded: bytes, attr: str = "filename") -> None:
+    """Give the caller's path back on ``exc`` as ``os`` does (``os.fspath(path)``:
+    a str stays a str, bytes stay bytes, a PathLike becomes what it names), where
+    the backend named the encoded path it was given."""
+    got = getattr(exc, attr)
+    if isinstance(got, bytes):
+        same = got == encoded
+    else:  # never compare bytes with str (python -bb makes that an error)
+        same = isinstance(got, str) and got == _os.fsdecode(encoded)
+    if same:
+        setattr(exc, attr, _os.fspath(path))
 
 
 def _dir_fd(dir_fd: Any) -> int | None:
@@ -330,7 +346,12 @@ def access(path: Any, mode: int) -> bool:
     m = _nonneg(mode, "mode")
     if m > 7:
         raise ValueError("mode must be F_OK or an OR of R_OK, W_OK, X_OK")
-    return bool(_impl.access(_path(path), m))
+    b = _path(path)
+    try:
+        return bool(_impl.access(b, m))
+    except errors.VllsiError as exc:
+        _named(exc, path, b)
+        raise
 
 
 def random_bytes(buf: Any) -> None:
@@ -370,7 +391,12 @@ def open(
         raise ValueError(f"unknown OpenFlags bits {f & ~_ALL_FLAGS:#x}")
     if f & OpenFlags.WRITE and f & OpenFlags.READ_WRITE:
         raise ValueError("WRITE and READ_WRITE are exclusive")
-    return _impl.open(_path(path), OpenFlags(f), _mode(mode), _dir_fd(dir_fd))  # type: ignore[no-any-return]
+    b = _path(path)
+    try:
+        return _impl.open(b, OpenFlags(f), _mode(mode), _dir_fd(dir_fd))  # type: ignore[no-any-return]
+    except errors.VllsiError as exc:
+        _named(exc, path, b)
+        raise
 
 
 def create(path: Any, mode: int = 0o666, *, exclusive: bool = False, dir_fd: Any = None) -> int:
@@ -447,7 +473,12 @@ def remove(path: Any, *, directory: bool = False, dir_fd: Any = None) -> None:
     (a directory without ``directory=True``), ENOTDIR, ENOTEMPTY.
     Availability: Linux (unlinkat), macOS (unlinkat), Windows (DeleteFileW/RemoveDirectoryW).
     """
-    _impl.remove(_path(path), bool(directory), _dir_fd(dir_fd))
+    b = _path(path)
+    try:
+        _impl.remove(b, bool(directory), _dir_fd(dir_fd))
+    except errors.VllsiError as exc:
+        _named(exc, path, b)
+        raise
 
 
 def mkdir(path: Any, mode: int = 0o777, *, dir_fd: Any = None) -> None:
@@ -457,7 +488,12 @@ def mkdir(path: Any, mode: int = 0o777, *, dir_fd: Any = None) -> None:
     PermissionDenied/EACCES, ResourceExhausted/ENOSPC; ValueError for a bad mode.
     Availability: Linux/macOS (mkdirat), Windows (CreateDirectoryW).
     """
-    _impl.mkdir(_path(path), _mode(mode), _dir_fd(dir_fd))
+    b = _path(path)
+    try:
+        _impl.mkdir(b, _mode(mode), _dir_fd(dir_fd))
+    except errors.VllsiError as exc:
+        _named(exc, path, b)
+        raise
 
 
 def rename(src: Any, dst: Any, *, replace: bool = True, src_dir_fd: Any = None,
@@ -470,5 +506,10 @@ def rename(src: Any, dst: Any, *, replace: bool = True, src_dir_fd: Any = None,
     InvalidArgument/EINVAL (NOREPLACE unsupported by the file system).
     Availability: Linux (renameat2), macOS (renameatx_np), Windows (MoveFileExW).
     """
-    _impl.rename(_path(src, "src"), _path(dst, "dst"), bool(replace),
-                 _dir_fd(src_dir_fd), _dir_fd(dst_dir_fd))
+    s, d = _path(src, "src"), _path(dst, "dst")
+    try:
+        _impl.rename(s, d, bool(replace), _dir_fd(src_dir_fd), _dir_fd(dst_dir_fd))
+    except errors.VllsiError as exc:
+        _named(exc, src, s)
+        _named(exc, dst, d, "filename2")
+        raise

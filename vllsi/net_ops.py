@@ -91,7 +91,7 @@ def socket(family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
 
     Returns the descriptor. Raises: VllsiError/EAFNOSUPPORT, InvalidArgument/EINVAL,
     ResourceExhausted/EMFILE; TypeError for non-int arguments.
-    Availability: Linux (raw socket syscall); macOS and Windows backends pending.
+    Availability: Linux (raw socket syscall), Windows (WSASocketW + FIONBIO).
     """
     return int(_impl.socket(_int(family, "family"), _int(type, "type"), _int(proto, "proto"),
                             _bool(nonblocking, "nonblocking"), _bool(cloexec, "cloexec")))
@@ -102,7 +102,7 @@ def socketpair(family: int = AF_UNIX, type: int = SOCK_STREAM, proto: int = 0, *
     """socketpair(family, type, proto): two connected sockets (AF_UNIX).
 
     Raises: VllsiError/EOPNOTSUPP or EAFNOSUPPORT, ResourceExhausted/EMFILE.
-    Availability: Linux.
+    Availability: Linux; Windows (a loopback TCP pair, stream types only).
     """
     a, b = _impl.socketpair(_int(family, "family"), _int(type, "type"), _int(proto, "proto"),
                             _bool(nonblocking, "nonblocking"), _bool(cloexec, "cloexec"))
@@ -113,14 +113,14 @@ def bind(fd: Any, address: Any) -> None:
     """bind(fd, address): set the local address (family taken from the socket).
 
     Raises: VllsiError/EADDRINUSE, PermissionDenied/EACCES, InvalidArgument/EINVAL;
-    TypeError/ValueError for a malformed address. Availability: Linux.
+    TypeError/ValueError for a malformed address. Availability: Linux, Windows.
     """
     _impl.bind(fd, address)
 
 
 def listen(fd: Any, backlog: int = 128) -> None:
     """listen(fd, backlog): accept connections. Raises: VllsiError/EOPNOTSUPP,
-    BadDescriptor/EBADF. Availability: Linux."""
+    BadDescriptor/EBADF. Availability: Linux, Windows."""
     _impl.listen(fd, _int(backlog, "backlog"))
 
 
@@ -129,7 +129,7 @@ def accept4(fd: Any, *, nonblocking: bool = True, cloexec: bool = True) -> tuple
 
     Raises: WouldBlock/EAGAIN (non-blocking listener, nothing pending),
     InvalidArgument/EINVAL (not listening), ResourceExhausted/EMFILE. Blocking
-    listeners block (GIL released, EINTR retried). Availability: Linux.
+    listeners block (GIL released, EINTR retried). Availability: Linux, Windows.
     """
     new, address = _impl.accept4(fd, _bool(nonblocking, "nonblocking"), _bool(cloexec, "cloexec"))
     return int(new), address
@@ -141,7 +141,7 @@ def connect(fd: Any, address: Any) -> None:
     A non-blocking socket raises WouldBlock/EINPROGRESS while the connection
     proceeds (check ``getsockopt(fd, SOL_SOCKET, SO_ERROR)`` once writable, or use
     the engine's Connect op). Raises: ConnectionRefused/ECONNREFUSED, TimedOut/ETIMEDOUT,
-    NotFound/ENOENT (Unix path). Availability: Linux.
+    NotFound/ENOENT (Unix path). Availability: Linux, Windows.
     """
     _impl.connect(fd, address)
 
@@ -149,7 +149,8 @@ def connect(fd: Any, address: Any) -> None:
 def send(fd: Any, data: Any, flags: int = 0) -> int:
     """send(fd, data, flags): bytes sent (MSG_NOSIGNAL added: EPIPE is raised, never SIGPIPE).
 
-    Raises: WouldBlock/EAGAIN, BrokenPipe/EPIPE, ConnectionReset/ECONNRESET. Availability: Linux.
+    Raises: WouldBlock/EAGAIN, BrokenPipe/EPIPE, ConnectionReset/ECONNRESET.
+    Availability: Linux, Windows.
     """
     return int(_impl.send(fd, data, _int(flags, "flags")))
 
@@ -158,7 +159,7 @@ def recv(fd: Any, bufsize: int, flags: int = 0) -> bytes:
     """recv(fd, bufsize, flags): up to ``bufsize`` bytes (b"" at an orderly shutdown).
 
     Raises: WouldBlock/EAGAIN, ConnectionReset/ECONNRESET; ValueError for a negative size.
-    Availability: Linux.
+    Availability: Linux, Windows.
     """
     n = _int(bufsize, "bufsize")
     if n < 0:
@@ -169,7 +170,7 @@ def recv(fd: Any, bufsize: int, flags: int = 0) -> bytes:
 def recv_into(fd: Any, buffer: Any, flags: int = 0) -> int:
     """recv(fd, buffer, flags): receive into a writable buffer; returns the count.
 
-    Raises: as :func:`recv`; TypeError for a read-only buffer. Availability: Linux.
+    Raises: as :func:`recv`; TypeError for a read-only buffer. Availability: Linux, Windows.
     """
     return int(_impl.recv_into(fd, buffer, _int(flags, "flags")))
 
@@ -179,7 +180,8 @@ def sendmsg(fd: Any, buffers: Any, ancdata: Any = (), flags: int = 0,
     """sendmsg(fd, buffers, ancdata, flags, address): gather-send with ancillary data
     (``[(level, type, data)]``, e.g. SCM_RIGHTS). Returns the count.
 
-    Raises: WouldBlock/EAGAIN, BrokenPipe/EPIPE, InvalidArgument/EINVAL. Availability: Linux.
+    Raises: WouldBlock/EAGAIN, BrokenPipe/EPIPE, InvalidArgument/EINVAL.
+    Availability: Linux; Windows without ancillary data or an address (Unsupported).
     """
     return int(_impl.sendmsg(fd, list(buffers), list(ancdata), _int(flags, "flags"), address))
 
@@ -188,7 +190,7 @@ def recvmsg(fd: Any, bufsize: int, ancbufsize: int = 0, flags: int = 0
             ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
     """recvmsg(fd, bufsize, ancbufsize, flags) -> (data, ancdata, msg_flags, address).
 
-    Raises: WouldBlock/EAGAIN, ConnectionReset/ECONNRESET. Availability: Linux.
+    Raises: WouldBlock/EAGAIN, ConnectionReset/ECONNRESET. Availability: Linux, Windows.
     """
     data, anc, mflags, address = _impl.recvmsg(fd, _int(bufsize, "bufsize"),
                                                _int(ancbufsize, "ancbufsize"),
@@ -198,30 +200,31 @@ def recvmsg(fd: Any, bufsize: int, ancbufsize: int = 0, flags: int = 0
 
 def shutdown(fd: Any, how: int) -> None:
     """shutdown(fd, how): SHUT_RD, SHUT_WR or SHUT_RDWR. Raises: VllsiError/ENOTCONN.
-    Availability: Linux."""
+    Availability: Linux, Windows."""
     _impl.shutdown(fd, _int(how, "how"))
 
 
 def setsockopt(fd: Any, level: int, optname: int, value: Any) -> None:
     """setsockopt(fd, level, optname, value): int or bytes value.
-    Raises: VllsiError/ENOPROTOOPT, InvalidArgument/EINVAL. Availability: Linux."""
+    Raises: VllsiError/ENOPROTOOPT, InvalidArgument/EINVAL.
+    Availability: Linux, Windows."""
     _impl.setsockopt(fd, _int(level, "level"), _int(optname, "optname"), value)
 
 
 def getsockopt(fd: Any, level: int, optname: int, buflen: int = 0) -> Any:
     """getsockopt(fd, level, optname, buflen): an int (buflen 0) or bytes.
-    Raises: VllsiError/ENOPROTOOPT. Availability: Linux."""
+    Raises: VllsiError/ENOPROTOOPT. Availability: Linux, Windows."""
     return _impl.getsockopt(fd, _int(level, "level"), _int(optname, "optname"),
                             _int(buflen, "buflen"))
 
 
 def getsockname(fd: Any) -> Any:
     """getsockname(fd): the local address. Raises: BadDescriptor/EBADF,
-    VllsiError/ENOTSOCK. Availability: Linux."""
+    VllsiError/ENOTSOCK. Availability: Linux, Windows."""
     return _impl.getsockname(fd)
 
 
 def getpeername(fd: Any) -> Any:
     """getpeername(fd): the peer's address. Raises: VllsiError/ENOTCONN.
-    Availability: Linux."""
+    Availability: Linux, Windows."""
     return _impl.getpeername(fd)

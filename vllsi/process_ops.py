@@ -19,7 +19,13 @@ pidfd_send_signal(fd, sig, flags) exit_group(status) wait4(pid, options) ->
 (pid, status) waitid(idtype, id, options) spawn_raw(paths, argv, envp, cwd,
 stdio, pass_fds, flags) -> (pid, [parent fds])`` with ``envp`` None for the
 process's own environment and ``stdio`` three ``(mode, fd)`` pairs (mode 0
-inherit, 1 pipe, 2 /dev/null, 3 the given fd).
+inherit, 1 pipe, 2 /dev/null, 3 the given fd); optionally ``SELECTABLE_PIPES``
+(default True; False where pipes cannot be polled, e.g. Windows, and
+``Child.communicate`` then feeds and drains the pipes with threads).
+
+Signal numbers are checked here (0..64, ValueError otherwise) before any backend
+runs, so a bad number never reaches an OS that would treat it as something else
+(Windows' ``kill`` ends the target with exit code 128 + sig).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ __all__ = [
 ]
 
 _impl: Any = _platform.os_module("process_ops")
+_SELECTABLE_PIPES: bool = getattr(_impl, "SELECTABLE_PIPES", True)
 
 _WNOHANG = 1
 _WEXITED = 4
@@ -83,18 +90,27 @@ DEVNULL = Stdio.DEVNULL
 
 
 
+def _sig(v: Any) -> int:
+    s = _int(v, "sig")
+    if not 0 <= s <= 64:
+        raise ValueError(f"signal number {s} outside 0..64")
+    return s
+
+
 def getpid() -> int:
-    """getpid(): the calling process's id. Never fails. Availability: Linux."""
+    """getpid(): the calling process's id. Never fails. Availability: Linux, Windows."""
     return int(_impl.getpid())
 
 
 def getppid() -> int:
-    """getppid(): the parent process's id. Never fails. Availability: Linux."""
+    """getppid(): the parent process's id. Never fails.
+    Availability: Linux, Windows (NtQueryInformationProcess)."""
     return int(_impl.getppid())
 
 
 def gettid() -> int:
-    """gettid(): the calling thread's kernel id. Never fails. Availability: Linux."""
+    """gettid(): the calling thread's kernel id. Never fails.
+    Availability: Linux, Windows (GetCurrentThreadId)."""
     return int(_impl.gettid())
 
 
@@ -104,9 +120,11 @@ def kill(pid: int, sig: int) -> None:
     Args: pid: the target; sig: a signal number or :class:`vllsi.signal.Signal`
         (0 only probes).
     Raises: VllsiError/ESRCH (no such process), PermissionDenied/EPERM,
-        TypeError/ValueError for bad input. Availability: Linux.
+        TypeError/ValueError for bad input (a signal outside 0..64).
+    Availability: Linux; Windows (0 probes, any other signal TerminateProcess
+    with exit code 128 + sig; a reaped child then reports -sig).
     """
-    _impl.kill(_int(pid, "pid"), _int(sig, "sig"))
+    _impl.kill(_int(pid, "pid"), _sig(sig))
 
 
 def tgkill(tgid: int, tid: int, sig: int) -> None:
@@ -115,7 +133,7 @@ def tgkill(tgid: int, tid: int, sig: int) -> None:
     Raises: VllsiError/ESRCH, PermissionDenied/EPERM, TypeError/ValueError.
     Availability: Linux.
     """
-    _impl.tgkill(_int(tgid, "tgid"), _int(tid, "tid"), _int(sig, "sig"))
+    _impl.tgkill(_int(tgid, "tgid"), _int(tid, "tid"), _sig(sig))
 
 
 def pidfd_open(pid: int, flags: int = 0) -> int:
@@ -133,16 +151,19 @@ def pidfd_send_signal(pidfd: Any, sig: int, flags: int = 0) -> None:
     Raises: VllsiError/ESRCH (exited), BadDescriptor/EBADF, Unsupported/ENOSYS.
     Availability: Linux >= 5.1.
     """
-    _impl.pidfd_send_signal(pidfd, _int(sig, "sig"), _int(flags, "flags"))
+    _impl.pidfd_send_signal(pidfd, _sig(sig), _int(flags, "flags"))
 
 
 def exit_group(status: int) -> NoReturn:
     """exit_group(status): end the process now: no atexit, no flush (``os._exit``).
 
     Raises: TypeError/ValueError (status outside 0..255) before the call.
-    Availability: Linux.
+    Availability: Linux; Windows (TerminateProcess on the current process).
     """
-    _impl.exit_group(_int(status, "status"))
+    st = _int(status, "status")
+    if not 0 <= st <= 255:  # checked here: Windows would end the process with it
+        raise ValueError(f"exit status {st} outside 0..255")
+    _impl.exit_group(st)
     raise AssertionError("exit_group returned")  # pragma: no cover
 
 
@@ -153,7 +174,7 @@ def exit(status: int = 0) -> NoReturn:
     ``sys.stdout``/``sys.stderr``, then ends every thread with exit_group. Unlike
     ``sys.exit`` it cannot be caught, and it does not join other threads.
     Raises: TypeError/ValueError (status outside 0..255) before anything runs.
-    Availability: Linux.
+    Availability: Linux, Windows.
     """
     st = _int(status, "status")
     if not 0 <= st <= 255:
@@ -225,7 +246,7 @@ class Child:
     def poll(self) -> int | None:
         """wait4(pid, WNOHANG): the decoded status if the child has exited, else None.
 
-        Raises: VllsiError from wait4 (other than ECHILD). Availability: Linux.
+        Raises: VllsiError from wait4 (other than ECHILD). Availability: Linux, Windows.
         """
         return self._reap()
 
@@ -236,7 +257,7 @@ class Child:
         (GIL released) and reaps after; with one it polls the pidfd (or backs off
         with WNOHANG where there is none). EINTR is retried (PEP 475).
         Raises: TimedOut when ``timeout`` expires (the child keeps running);
-            ValueError for a negative timeout. Availability: Linux.
+            ValueError for a negative timeout. Availability: Linux, Windows.
         """
         if timeout is None:
             while self._reap() is None:
@@ -273,9 +294,9 @@ class Child:
     def send_signal(self, sig: int) -> None:
         """pidfd_send_signal (or kill without a pidfd); nothing once reaped.
 
-        Raises: PermissionDenied/EPERM; VllsiError. Availability: Linux.
+        Raises: PermissionDenied/EPERM; VllsiError. Availability: Linux, Windows.
         """
-        s = _int(sig, "sig")
+        s = _sig(sig)
         with self._lock:
             if self.returncode is not None:
                 return
@@ -304,11 +325,74 @@ class Child:
         never deadlocks against a parent still writing its input. The pipes are
         closed afterwards. Returns ``(out, err)`` (None for a stream not piped).
         Raises: TimedOut (the child is left running, pipes closed); ValueError
-            for input without a stdin pipe. Availability: Linux.
+            for input without a stdin pipe. Availability: Linux; Windows (one
+            thread per pipe instead of a selector).
         """
         if input is not None and self.stdin is None:
             raise ValueError("input given but stdin is not a pipe")
         deadline = None if timeout is None else time.monotonic() + timeout
+        if not _SELECTABLE_PIPES:
+            out, err = self._communicate_threads(input, deadline)
+        else:
+            out, err = self._communicate_select(input, deadline)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        self.wait(left)
+        return out, err
+
+    def _communicate_threads(self, input: bytes | None, deadline: float | None
+                             ) -> tuple[bytes | None, bytes | None]:
+        # Where pipes cannot be polled (Windows), one thread per pipe, as subprocess
+        # does there. Each thread owns its descriptor and closes it when done, so
+        # on a timeout the pipes are already gone from this Child while a thread
+        # still blocked in read/write ends once the child exits.
+        sinks: dict[str, list[bytes]] = {}
+        threads = []
+        view = memoryview(input or b"")
+
+        def feed(fd: int) -> None:
+            try:
+                done = 0
+                while done < len(view):
+                    done += os.write(fd, view[done:done + (1 << 16)])
+            except (BrokenPipeError, OSError):  # the child stopped reading: as subprocess
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+        def drain(fd: int, sink: list[bytes]) -> None:
+            try:
+                while data := os.read(fd, 1 << 16):
+                    sink.append(data)
+            except OSError:  # e.g. a broken pipe on Windows: end of data
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+        for name in ("stdin", "stdout", "stderr"):
+            fd = getattr(self, name)
+            if fd is None:
+                continue
+            setattr(self, name, None)  # the thread owns it now
+            if name == "stdin":
+                t = threading.Thread(target=feed, args=(fd,), daemon=True)
+            else:
+                sinks[name] = []
+                t = threading.Thread(target=drain, args=(fd, sinks[name]), daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                raise errors.from_errno(_errno.ETIMEDOUT, syscall="communicate",
+                                        cls=errors.TimedOut)
+        out = b"".join(sinks["stdout"]) if "stdout" in sinks else None
+        err = b"".join(sinks["stderr"]) if "stderr" in sinks else None
+        return out, err
+
+    def _communicate_select(self, input: bytes | None, deadline: float | None
+                            ) -> tuple[bytes | None, bytes | None]:
         chunks: dict[int, list[bytes]] = {}
         sel = selectors.DefaultSelector()
         view = memoryview(input or b"")
@@ -350,8 +434,6 @@ class Child:
             out = b"".join(chunks[self.stdout]) if self.stdout in chunks else None
             err = b"".join(chunks[self.stderr]) if self.stderr in chunks else None
             self.close_pipes()
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        self.wait(left)
         return out, err
 
     def _close_fd(self, name: str) -> None:
@@ -430,8 +512,11 @@ def _envp(env: Mapping[Any, Any] | None) -> list[bytes] | None:
     return out
 
 
+_SEPS = tuple(os.fsencode(c) for c in (os.sep, os.altsep) if c)
+
+
 def _paths(prog: bytes, env: Mapping[Any, Any] | None) -> list[bytes]:
-    if b"/" in prog:
+    if any(sep in prog for sep in _SEPS):  # a path, not a name to search (execvp)
         return [prog]
     search: Any = None if env is None else {os.fsdecode(k): os.fsdecode(v)
                                             for k, v in env.items()}
@@ -464,7 +549,9 @@ def spawn(argv: Sequence[Any], env: Mapping[Any, Any] | None = None, cwd: Any = 
         the program), the chdir error (``.syscall`` "chdir", ``.filename`` cwd),
         ResourceExhausted/EMFILE/EAGAIN-class errors from pipe2/clone;
         TypeError/ValueError for bad arguments, before anything is created.
-    Availability: Linux (asm tier: vllsi's C; libc tier: glibc posix_spawn).
+    Availability: Linux (asm tier: vllsi's C; libc tier: glibc posix_spawn);
+    Windows (CreateProcessW; ``pass_fds`` is Unsupported, restore_signals has
+    no meaning, ``start_new_session`` is CREATE_NEW_PROCESS_GROUP, no pidfd).
     """
     if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence):
         raise TypeError("argv must be a sequence of str/bytes/PathLike (not a string)")

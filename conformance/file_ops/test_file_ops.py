@@ -310,3 +310,64 @@ def test_mkdir_remove_rename(tmp_path: Path) -> None:
         file_ops.remove(tmp_path / "d")
     with pytest.raises(ValueError):
         file_ops.mkdir(tmp_path / "e", 0o17777)
+
+
+def _as(kind: str, p: Path) -> object:
+    return {"str": str(p), "bytes": os.fsencode(p), "path": p}[kind]
+
+
+@pytest.mark.covers("file_ops.open", "file_ops.create", "file_ops.read_all",
+                    "file_ops.write_all", "file_ops.remove", "file_ops.mkdir",
+                    "file_ops.rename", "file_ops.access")
+@pytest.mark.parametrize("kind", ["str", "bytes", "path"])
+def test_error_filename_is_the_callers_path(tmp_path: Path, kind: str) -> None:
+    # As os does: .filename is os.fspath(path) (str stays str, bytes stay bytes),
+    # never the encoded bytes the backend was given.
+    missing = tmp_path / "missing" / "x"
+    given = _as(kind, missing)
+    want = os.fspath(given)  # type: ignore[call-overload]
+    with pytest.raises(FileNotFoundError) as oracle:
+        os.open(given, os.O_RDONLY)  # type: ignore[call-overload]
+    assert oracle.value.filename == want and type(oracle.value.filename) is type(want)
+    calls = [
+        lambda: file_ops.open(given),
+        lambda: file_ops.create(given),
+        lambda: file_ops.read_all(given),
+        lambda: file_ops.write_all(given, b"x"),
+        lambda: file_ops.remove(given),
+        lambda: file_ops.remove(given, directory=True),
+        lambda: file_ops.mkdir(given),
+    ]
+    for call in calls:
+        with pytest.raises(errors.NotFound) as ei:
+            call()
+        got = ei.value.filename
+        assert got == want and type(got) is type(want), (got, want)
+        assert ei.value.errno == errno.ENOENT and repr(want) in str(ei.value)
+    dst = _as(kind, tmp_path / "dst")
+    with pytest.raises(errors.NotFound) as ei:
+        file_ops.rename(given, dst)
+    assert (ei.value.filename, ei.value.filename2) == (want, os.fspath(dst))  # type: ignore[call-overload]
+    assert type(ei.value.filename2) is type(want)
+    (tmp_path / "a").write_bytes(b"a")
+    (tmp_path / "b").write_bytes(b"b")
+    src, dst = _as(kind, tmp_path / "a"), _as(kind, tmp_path / "b")
+    with pytest.raises(errors.AlreadyExists) as ei:
+        file_ops.rename(src, dst, replace=False)
+    assert (ei.value.filename, ei.value.filename2) == (os.fspath(src), os.fspath(dst))  # type: ignore[call-overload]
+    with pytest.raises(errors.AlreadyExists) as ei:
+        file_ops.mkdir(_as(kind, tmp_path / "a"))
+    assert ei.value.filename == os.fspath(_as(kind, tmp_path / "a"))  # type: ignore[call-overload]
+
+
+@pytest.mark.skipif(ON_WINDOWS, reason="platform: ELOOP needs a symlink loop (privileged on Windows)")
+@pytest.mark.covers("file_ops.access")
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_access_error_filename_is_the_callers_path(tmp_path: Path, kind: str) -> None:
+    loop = tmp_path / "loop"
+    os.symlink(loop, loop)
+    given = _as(kind, loop / "x")
+    with pytest.raises(errors.VllsiError) as ei:
+        file_ops.access(given, file_ops.F_OK)
+    assert ei.value.errno == errno.ELOOP
+    assert ei.value.filename == given and type(ei.value.filename) is type(given)

@@ -108,6 +108,34 @@ def test_read_write_at_offsets(engine: Any, datafile: tuple[int, bytes]) -> None
     assert r.result == 3 and pread(fd, 4, 200) == b"abc" + data[203:204]
 
 
+class _TaggedRead(ie.Read):
+    """A user subclass of an op."""
+
+    __slots__ = ("tag",)
+
+    def __init__(self, fd: int, buf: Any, offset: int, tag: str) -> None:
+        super().__init__(fd, buf, None, offset)
+        object.__setattr__(self, "tag", tag)
+
+    @property
+    def len(self) -> int | None:  # type: ignore[override]
+        return 8  # a subclass may compute a field: the driver must ask it
+
+
+@pytest.mark.covers(*CORE, "io_engine.Read")
+def test_op_subclasses_are_refused(engine: Any, datafile: tuple[int, bytes]) -> None:
+    """Every driver takes the exact op classes only (a subclass could compute a
+    field behind the engine's checks and pinning): TypeError, nothing submitted."""
+    fd, _ = datafile
+    buf = bytearray(64)
+    with pytest.raises(TypeError, match="not an engine op"):
+        engine.submit(_TaggedRead(fd, buf, 4096, "t"))
+    with pytest.raises(TypeError, match="not an engine op"):
+        engine.submit_many([ie.Nop(), _TaggedRead(fd, buf, 4096, "t")])
+    assert engine.poll(0) == []
+    buf.extend(b"x")  # not pinned
+
+
 @pytest.mark.covers("io_engine.Read", "io_engine.Write")
 def test_offset_minus_one_uses_and_advances_position(engine: Any,
                                                      datafile: tuple[int, bytes],

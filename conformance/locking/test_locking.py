@@ -370,3 +370,44 @@ def test_fork_shares_the_ofd_lock(tmp_path: Path) -> None:
     _fds(tmp_path, 0)
     r = run(FORK_CHILD, str(tmp_path / "lockfile"))
     assert r.returncode == 0 and r.stdout.strip() == "shared-by-fork", r.stderr
+
+
+def _shape(exc: BaseException) -> tuple[object, ...]:
+    assert isinstance(exc, errors.VllsiError)
+    return (type(exc), exc.errno, exc.strerror, exc.syscall, exc.filename, exc.filename2)
+
+
+@linux_only
+@pytest.mark.covers("locking.try_lock")
+def test_try_lock_errors_are_pinned(tmp_path: Path) -> None:
+    # The exact exceptions of the F_OFD_SETLK path (on tier asm: the C fast path,
+    # raising through the shared C error hook), and the same from the Python path.
+    import errno
+
+    from vllsi.linux.impl import locking as backend
+
+    a, b = _fds(tmp_path, 2)
+    try:
+        h = locking.try_lock(a, LockRegion(0, 10), EX)
+        calls = {"public": lambda: locking.try_lock(b, LockRegion(5, 1), SH),
+                 "backend": lambda: backend.try_set_lock(b, 5, 1, 1),
+                 "python": lambda: backend._try_set_lock(b, 5, 1, 1)}
+        seen = {}
+        for name, call in calls.items():
+            with pytest.raises(errors.LockConflict) as ei:
+                call()
+            seen[name] = _shape(ei.value)
+        want = (errors.LockConflict, errno.EAGAIN, "byte-range lock held by another owner",
+                "fcntl", None, None)
+        assert seen == {n: want for n in calls}, seen
+        h.unlock()
+    finally:
+        os.close(a)
+        os.close(b)
+    seen = {}
+    for name, call in calls.items():
+        with pytest.raises(errors.BadDescriptor) as ei:
+            call()  # b is closed now
+        seen[name] = _shape(ei.value)
+    want = (errors.BadDescriptor, errno.EBADF, os.strerror(errno.EBADF), "fcntl", None, None)
+    assert seen == {n: want for n in calls}, seen

@@ -32,6 +32,27 @@ EINTR: Final = _errno.EINTR
 syscall: Callable[..., int]
 syscall_blocking: Callable[..., int]
 
+_C_RULES: dict[str, Callable[[int], errors.VllsiError]] = {}
+
+
+def c_error(code: int, name: str) -> errors.VllsiError:
+    """The exception a C fast path raises for errno ``code`` in syscall ``name``.
+
+    The one factory behind ``_native/csrc/fast/errhook.c`` (``vllsi_raise``),
+    installed here once: ``errors.from_errno(code, syscall=name)``, or the rule a
+    layer registered for ``name`` with :func:`c_error_rule` (e.g. locking's
+    LockConflict for a conflicting fcntl lock).
+    """
+    rule = _C_RULES.get(name)
+    return rule(code) if rule is not None else errors.from_errno(code, syscall=name)
+
+
+def c_error_rule(name: str, rule: Callable[[int], errors.VllsiError]) -> None:
+    """Make C fast-path errors of syscall ``name`` come from ``rule(errno)``
+    (which must build them with ``errors.from_errno``)."""
+    _C_RULES[name] = rule
+
+
 if TIER == "asm":
     from vllsi.linux import _fast
 
@@ -62,6 +83,14 @@ else:
 
     syscall = _libc_syscall
     syscall_blocking = _libc_syscall
+
+
+try:  # C fast paths raise through c_error on either tier (the io_uring ring is C on both)
+    from vllsi.linux import _fast as _fastmod
+
+    _fastmod.set_error_factory(c_error)
+except ImportError:  # no compiled shim: nothing in C to raise
+    pass
 
 
 def check(r: int, name: str, filename: Any = None, filename2: Any = None) -> int:

@@ -61,9 +61,16 @@ so completions (and the internal ones) never overflow it (a multishot Accept,
 ``IORING_CQE_F_MORE``; beyond the CQ ring the kernel's NODROP backlog holds them).
 ``submit_reads``/``submit_writes`` fill a batch of SQEs in one C call without op
 objects, and ``IoEngineConfig(batch_submit=True)`` leaves SQEs for the next
-``poll`` so one io_uring_enter both submits and waits. Not done yet: registered
-buffers and files, multishot recv with provided-buffer rings, user-visible
-linked ops.
+``poll`` so one io_uring_enter both submits and waits. Registered buffers and
+files (``register_buffers``/``register_files``, ``submit_fixed_reads``/
+``submit_fixed_writes``: IORING_OP_READ_FIXED/WRITE_FIXED, IOSQE_FIXED_FILE)
+spare the kernel the per-op page and file lookups. The ring is set up with
+``IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG`` (kernel >= 5.19, else without):
+completions are not forced on a task running Python by an interrupt; they are
+posted at its next io_uring_enter, which ``poll(0)`` makes when the kernel sets
+``IORING_SQ_TASKRUN``. ``submit``/``poll`` themselves are C (the ring object's
+methods, bound to the driver instance). Not done yet: multishot recv with
+provided-buffer rings, user-visible linked ops.
 
 What the epoll emulation can and cannot promise
 -----------------------------------------------
@@ -99,6 +106,7 @@ import errno as _errno
 import threading
 import time
 import warnings
+from array import array as _array
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -130,6 +138,10 @@ IORING_FEAT_RW_CUR_POS: Final = 1 << 3
 IORING_FEAT_EXT_ARG: Final = 1 << 8
 IORING_ENTER_GETEVENTS: Final = 1 << 0
 IORING_ENTER_EXT_ARG: Final = 1 << 3
+IORING_REGISTER_BUFFERS: Final = 0
+IORING_UNREGISTER_BUFFERS: Final = 1
+IORING_REGISTER_FILES: Final = 2
+IORING_UNREGISTER_FILES: Final = 3
 IORING_REGISTER_PROBE: Final = 8
 IORING_SETUP_COOP_TASKRUN: Final = 1 << 8
 IORING_SETUP_TASKRUN_FLAG: Final = 1 << 9
@@ -251,6 +263,7 @@ class IoUringDriver(EngineLifecycle):
         self.params = p
         self._eager = not config.batch_submit
         self._cancelled = 0
+        self._nfiles = 0
         ring: Any = self._ring
         ring.bind(self._ring_fd, self._wakefd, _s.TIER != "asm", self._eager,
                   _ie.closed_error, _ie.would_block, self._sq_flags)
@@ -375,6 +388,133 @@ class IoUringDriver(EngineLifecycle):
                 raise _ie.would_block(ids, self.capacity)
         return ids
 
+    # -- registered buffers and files -------------------------------------------
+    def register_buffers(self, buffers: Iterable[Any]) -> None:
+        """io_uring_register(IORING_REGISTER_BUFFERS): pin buffers for fixed I/O.
+
+        The kernel maps the buffers' pages once; :meth:`submit_fixed_reads` and
+        :meth:`submit_fixed_writes` then name them by index and skip the per-op
+        page lookup (the gain is largest for O_DIRECT). Each buffer stays exported
+        (a bytearray cannot be resized, an mmap cannot be closed) until
+        :meth:`unregister_buffers` or shutdown.
+
+        Args: buffers: 1..16384 contiguous buffer objects of 1 byte..1 GiB each
+            (read-only ones can only be written from).
+        Raises: TypeError/ValueError (bad buffers, nothing registered);
+            Busy/EBUSY (buffers already registered); ResourceExhausted/ENOMEM
+            (RLIMIT_MEMLOCK on kernels before 5.12); BadDescriptor after shutdown.
+        Availability: Linux >= 5.1 (io_uring).
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        bufs = buffers if type(buffers) is list else list(buffers)
+        iov = self._core.pin_buffers(bufs)
+        try:
+            _ev.io_uring_register(self._ring_fd, IORING_REGISTER_BUFFERS, iov, len(bufs))
+        except BaseException:
+            self._core.unpin_buffers()
+            raise
+
+    def unregister_buffers(self) -> None:
+        """io_uring_register(IORING_UNREGISTER_BUFFERS): release the registered buffers.
+
+        Raises: ValueError when none are registered; Busy/EBUSY while a fixed read or
+        write is in flight (reap it first); BadDescriptor after shutdown.
+        Availability: Linux >= 5.1.
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        registered, in_flight = self._core.fixed_state()
+        if not registered:
+            raise ValueError("no buffers are registered")
+        if in_flight:
+            raise errors.from_errno(_errno.EBUSY, syscall="io_uring_register",
+                                    message=f"{in_flight} fixed ops still in flight")
+        _ev.io_uring_register(self._ring_fd, IORING_UNREGISTER_BUFFERS)
+        self._core.unpin_buffers()
+
+    def register_files(self, fds: Iterable[int]) -> None:
+        """io_uring_register(IORING_REGISTER_FILES): a fixed file table.
+
+        ``fixed_file=True`` in :meth:`submit_fixed_reads`/:meth:`submit_fixed_writes`
+        then takes an index into this table instead of a descriptor, which spares
+        the kernel a file lookup and reference count per op. The kernel holds its
+        own reference: closing a registered descriptor does not close the file
+        until :meth:`unregister_files` or shutdown.
+
+        Args: fds: 1..65536 descriptors (-1 leaves a slot empty).
+        Raises: TypeError/ValueError; Busy/EBUSY (a table is registered);
+            BadDescriptor/EBADF (a closed descriptor). Availability: Linux >= 5.1.
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        table = [f if f == -1 else _ie._fd(f) for f in fds]
+        if not 1 <= len(table) <= 65536:
+            raise ValueError(f"1..65536 files can be registered, not {len(table)}")
+        _ev.io_uring_register(self._ring_fd, IORING_REGISTER_FILES,
+                              _array("i", table).tobytes(), len(table))
+        self._nfiles = len(table)
+
+    def unregister_files(self) -> None:
+        """io_uring_register(IORING_UNREGISTER_FILES). Raises: ValueError when no table
+        is registered. Availability: Linux >= 5.1."""
+        if self._closed:
+            raise _ie.closed_error()
+        if not self._nfiles:
+            raise ValueError("no files are registered")
+        _ev.io_uring_register(self._ring_fd, IORING_UNREGISTER_FILES)
+        self._nfiles = 0
+
+    def submit_fixed_reads(self, fd: Any, indices: Iterable[int], offsets: Iterable[int], *,
+                           fixed_file: bool = False) -> list[int]:
+        """IORING_OP_READ_FIXED: read each registered buffer ``indices[i]`` (whole) from
+        ``fd`` at ``offsets[i]`` (-1: the file position). Results and ids as
+        :meth:`submit_reads`.
+
+        Args: fd: a descriptor, or with ``fixed_file`` an index into
+            :meth:`register_files`' table.
+        Raises: as :meth:`submit_reads`; ValueError for an index out of range or
+            when no buffers are registered; TypeError for a read into a read-only one.
+        """
+        return self._submit_fixed(fd, indices, offsets, False, fixed_file)
+
+    def submit_fixed_writes(self, fd: Any, indices: Iterable[int], offsets: Iterable[int], *,
+                            fixed_file: bool = False) -> list[int]:
+        """IORING_OP_WRITE_FIXED: the write counterpart of :meth:`submit_fixed_reads`."""
+        return self._submit_fixed(fd, indices, offsets, True, fixed_file)
+
+    def _submit_fixed(self, fd: Any, indices: Iterable[int], offsets: Iterable[int],
+                      write: bool, fixed_file: bool) -> list[int]:
+        if self._closed:
+            raise _ie.closed_error()
+        if not isinstance(fixed_file, bool):
+            raise TypeError("fixed_file must be a bool")
+        f = _ie._fd(fd)
+        if fixed_file and f >= self._nfiles:
+            raise ValueError(f"fixed file index {f} not in the registered table "
+                             f"of {self._nfiles}")
+        idx = indices if type(indices) is list else list(indices)
+        offs = offsets if type(offsets) is list else list(offsets)
+        if len(idx) > self._sq_entries:  # validate all before the first flush
+            n = self._core.fixed_state()[0]
+            if len(idx) != len(offs):
+                raise ValueError("indices and offsets differ in length")
+            for i, o in zip(idx, offs, strict=True):
+                _ie._int_field(i, "buffer index", 0, n - 1)
+                _ie._int_field(o, "offset", -1, (1 << 63) - 1)
+        ids: list[int] = []
+        start = 0
+        ring = self._ring
+        while True:
+            got, start, status = ring.prep_fixed(f, idx, offs, write, start, fixed_file)
+            ids.extend(got)
+            if self._eager or status:
+                ring.flush()
+            if status == 0:
+                return ids
+            if status == 2:
+                raise _ie.would_block(ids, self.capacity)
+
     # -- completion ---------------------------------------------------------------
     def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
         """Reap completions: None waits for one (or a wake), 0 never waits.
@@ -448,8 +588,11 @@ class IoUringDriver(EngineLifecycle):
         from vllsi.embedded import _close_unreaped_accepts
 
         _close_unreaped_accepts(leftovers)
+        in_graveyard = self._ring is None
         self._ring = None
         self._release()
+        if not in_graveyard and ring.fixed_state()[0]:
+            ring.unpin_buffers()  # every fixed op was reaped; the kernel pins its own pages
 
     def _release(self) -> None:
         for addr, size in self._maps:

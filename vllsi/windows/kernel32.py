@@ -379,7 +379,10 @@ def move_file_ex(src: Any, dst: Any, flags: int) -> None:
     """
     ws, wd = wide(src, name="src"), wide(dst, name="dst")
     int_arg(flags, "flags", 0, 0xFFFFFFFF)
-    check_bool(kernel32.MoveFileExW(ws, wd, flags), "MoveFileExW", filename=src)
+    if not kernel32.MoveFileExW(ws, wd, flags):
+        err = winerror_exc(last_error(), "MoveFileExW", filename=src)
+        err.filename2 = dst  # both paths, as os.rename names them
+        raise err
 
 
 def delete_file(path: Any) -> None:

@@ -52,24 +52,11 @@ fast_fcntl_flock(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLong(r);
 }
 
-static PyObject *lock_error_factory; /* errno -> exception instance (vllsi.errors) */
-
-/* set_lock_error_factory(fn): fn(errno) builds the exception ofd_setlk raises. */
-static PyObject *
-fast_set_lock_error_factory(PyObject *self, PyObject *fn)
-{
-    if (!PyCallable_Check(fn)) {
-        PyErr_SetString(PyExc_TypeError, "factory must be callable");
-        return NULL;
-    }
-    Py_INCREF(fn);
-    Py_XSETREF(lock_error_factory, fn);
-    Py_RETURN_NONE;
-}
-
 /* ofd_setlk(fd, start, len, kind) -> None: F_OFD_SETLK with kind 0 unlock / 1 shared /
  * 2 exclusive, SEEK_SET. EINTR: pending Python signal handlers run, then retry.
- * Failure: raises lock_error_factory(errno). Never blocks, so the GIL is kept. */
+ * Failure: raises through the shared C error hook (errhook.c) as syscall "fcntl";
+ * vllsi.linux.impl.locking registers the rule that makes a conflict LockConflict.
+ * Never blocks, so the GIL is kept. */
 static PyObject *
 fast_ofd_setlk(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -101,23 +88,12 @@ fast_ofd_setlk(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (PyErr_CheckSignals())
             return NULL;
     }
-    if (lock_error_factory == NULL) {
-        errno = (int)-r;
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
-    PyObject *exc = PyObject_CallFunction(lock_error_factory, "l", -r);
-    if (exc != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
-    return NULL;
+    return vllsi_raise((int)-r, "fcntl"); /* the shared hook (errhook.c) */
 }
 
 PyMethodDef vllsi_fast_locking[] = {
     {"ofd_setlk", (PyCFunction)(void (*)(void))fast_ofd_setlk, METH_FASTCALL,
      "ofd_setlk(fd, start, len, kind) -> None; raises the factory's exception on failure."},
-    {"set_lock_error_factory", fast_set_lock_error_factory, METH_O,
-     "set_lock_error_factory(fn): fn(errno) -> exception raised by ofd_setlk."},
     {"fcntl_flock", (PyCFunction)(void (*)(void))fast_fcntl_flock, METH_FASTCALL,
      "fcntl_flock(fd, cmd, type, start, len) -> raw fcntl return (SETLK-style commands)."},
     {NULL, NULL, 0, NULL},

@@ -60,6 +60,7 @@ typedef struct {
     int has_view;
     int kind;
     int multishot;
+    int fixed;             /* a READ_FIXED/WRITE_FIXED: counted in fixed_in_flight */
     struct vl_timespec ts; /* Timeout */
     uint32_t salen;        /* Accept/Connect socklen */
     unsigned char sa[128]; /* struct sockaddr_storage */
@@ -77,6 +78,7 @@ typedef struct {
     uint32_t *free_list;
     uint64_t seq;
     PyObject *types[VL_KINDS];
+    Py_ssize_t field_off[4][4]; /* K_READ..K_RECV: slot offsets of fd, buf, len, last */
     PyObject *result_type;
     PyObject *encode;      /* encode(op) -> bytes: Connect's sockaddr */
     PyObject *decode;      /* decode(bytes) -> address: Accept's peer */
@@ -93,6 +95,8 @@ typedef struct {
     PyObject *would_block;   /* would_block(ids, capacity) -> exception */
     uint64_t n_submitted, n_completed, n_waits, n_enters;
     uint64_t ext_arg[3];   /* struct io_uring_getevents_arg {sigmask, sigmask_sz|pad, ts} */
+    Py_buffer *fixed;      /* registered buffers, exported while registered */
+    uint32_t nfixed, fixed_in_flight;
     struct vl_timespec wait_ts;
 } vl_ring;
 
@@ -108,6 +112,10 @@ ring_release_slot(vl_ring *r, uint32_t i)
         s->has_view = 0;
     }
     Py_CLEAR(s->op);
+    if (s->fixed) {
+        s->fixed = 0;
+        r->fixed_in_flight--;
+    }
     s->sid = 0;
     r->free_list[r->nfree++] = i;
     r->in_flight--;
@@ -128,6 +136,9 @@ ring_dealloc(vl_ring *r)
         }
         PyMem_Free(r->slots);
     }
+    for (uint32_t i = 0; i < r->nfixed; i++)
+        PyBuffer_Release(&r->fixed[i]);
+    PyMem_Free(r->fixed);
     PyMem_Free(r->free_list);
     for (int k = 0; k < VL_KINDS; k++)
         Py_CLEAR(r->types[k]);
@@ -215,6 +226,8 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     r->wake_armed = r->wake_fired = 0;
     r->ring_fd = r->wake_fd = -1;
     r->sq_flags = NULL;
+    r->fixed = NULL;
+    r->nfixed = r->fixed_in_flight = 0;
     r->use_libc = r->eager = 0;
     r->closed = 1; /* until bind() */
     r->closed_error = r->would_block = NULL;
@@ -226,6 +239,24 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     for (int k = 0; k < VL_KINDS; k++) {
         r->types[k] = PyTuple_GET_ITEM(types, k);
         Py_INCREF(r->types[k]);
+    }
+    for (int idx = 0; idx < 4; idx++) {
+        /* The buffer ops are slotted dataclasses: read their fields straight from
+         * the slots for the exact classes (a subclass goes through getattr). */
+        static const int kinds[4] = {K_READ, K_WRITE, K_SEND, K_RECV};
+        static const char *names[4][4] = {{"fd", "buf", "len", "offset"},
+                                          {"fd", "buf", "len", "offset"},
+                                          {"fd", "buf", "len", "flags"},
+                                          {"fd", "buf", "len", "flags"}};
+        int k = kinds[idx];
+        for (int f = 0; f < 4; f++) {
+            if (!PyType_Check(r->types[k])
+                || slot_offset((PyTypeObject *)r->types[k], names[idx][f],
+                               &r->field_off[idx][f]) < 0) {
+                PyErr_Clear();
+                r->field_off[idx][f] = -1;
+            }
+        }
     }
     r->result_type = args[13];
     Py_INCREF(r->result_type);
@@ -247,17 +278,12 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 kind_of(vl_ring *r, PyObject *op)
 {
+    /* Exact classes only, as every driver: a subclass could compute fields
+     * (a property over len) behind the engine's pinning and checks. */
     PyTypeObject *t = Py_TYPE(op);
     for (int k = 0; k < VL_KINDS; k++)
         if ((PyObject *)t == r->types[k])
             return k;
-    for (int k = 0; k < VL_KINDS; k++) {
-        int ok = PyObject_IsInstance(op, r->types[k]);
-        if (ok < 0)
-            return -1;
-        if (ok)
-            return k;
-    }
     PyErr_Format(PyExc_TypeError, "not an engine op: %.100s", t->tp_name);
     return -1;
 }
@@ -266,6 +292,37 @@ static int
 attr_long(PyObject *op, PyObject *name, long long *out)
 {
     PyObject *o = PyObject_GetAttr(op, name);
+    if (!o)
+        return -1;
+    long long v = PyLong_AsLongLong(o);
+    Py_DECREF(o);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A buffer op's field: straight from its slot for the exact op class, else getattr.
+ * f: 0 fd, 1 buf, 2 len, 3 offset/flags. New reference, or NULL with an exception. */
+static PyObject *
+op_field(vl_ring *r, PyObject *op, int kind, int f, PyObject *name)
+{
+    int idx = kind == K_READ ? 0 : kind == K_WRITE ? 1 : kind == K_SEND ? 2 : 3;
+    Py_ssize_t off = r->field_off[idx][f];
+    if (off >= 0 && (PyObject *)Py_TYPE(op) == r->types[kind]) {
+        PyObject *v = *(PyObject **)((char *)op + off);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(op, name);
+}
+
+static int
+field_long(vl_ring *r, PyObject *op, int kind, int f, PyObject *name, long long *out)
+{
+    PyObject *o = op_field(r, op, kind, f, name);
     if (!o)
         return -1;
     long long v = PyLong_AsLongLong(o);
@@ -309,11 +366,12 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
     s->kind = kind;
     s->has_view = 0;
     s->multishot = 0;
+    s->fixed = 0;
     if (kind == K_READ || kind == K_WRITE || kind == K_SEND || kind == K_RECV) {
         int writable = (kind == K_READ || kind == K_RECV);
-        if (attr_long(op, s_fd, &fd))
+        if (field_long(r, op, kind, 0, s_fd, &fd))
             return -1;
-        o = PyObject_GetAttr(op, s_buf);
+        o = op_field(r, op, kind, 1, s_buf);
         if (!o)
             return -1;
         int rc = PyObject_GetBuffer(o, &s->view, writable ? (PyBUF_WRITABLE | PyBUF_SIMPLE)
@@ -329,7 +387,7 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
         }
         s->has_view = 1;
         Py_ssize_t n = s->view.len;
-        o = PyObject_GetAttr(op, s_len);
+        o = op_field(r, op, kind, 2, s_len);
         if (!o)
             goto fail_view;
         if (o != Py_None) {
@@ -350,12 +408,9 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
             PyErr_SetString(PyExc_ValueError, "buffer larger than 0x7ffff000 bytes");
             goto fail_view;
         }
-        if (kind == K_READ || kind == K_WRITE) {
-            if (attr_long(op, s_offset, &v))
-                goto fail_view;
-        } else if (attr_long(op, s_flags, &v)) {
+        if (field_long(r, op, kind, 3, (kind == K_READ || kind == K_WRITE) ? s_offset : s_flags,
+                       &v))
             goto fail_view;
-        }
         e = next_sqe(r);
         e->fd = (int32_t)fd;
         e->addr = (uint64_t)(uintptr_t)s->view.buf;
@@ -664,6 +719,7 @@ ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             goto rollback;
         }
         s->has_view = 1;
+        s->fixed = 0;
         s->kind = write ? K_WRITE : K_READ;
         uint64_t ud = (++r->seq << VL_SLOT_BITS) | slot;
         struct vl_sqe *e = next_sqe(r);
@@ -1230,6 +1286,200 @@ ring_counters(vl_ring *r, PyObject *unused)
                          (unsigned long long)r->n_enters);
 }
 
+
+/* ---- Registered buffers (IORING_REGISTER_BUFFERS) and fixed reads/writes ---- */
+#define OP_READ_FIXED 4
+#define OP_WRITE_FIXED 5
+#define SQE_FIXED_FILE (1U << 0)
+#define VL_MAX_FIXED 16384 /* IORING_MAX_REG_BUFFERS */
+
+/* pin_buffers(buffers: list) -> bytes (struct iovec[n] for IORING_REGISTER_BUFFERS):
+ * exports each buffer (writable when it can be) until unpin_buffers(). */
+static PyObject *
+ring_pin_buffers(vl_ring *r, PyObject *bufs)
+{
+    if (!PyList_Check(bufs)) {
+        PyErr_SetString(PyExc_TypeError, "pin_buffers(buffers: list)");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(bufs);
+    if (r->nfixed) {
+        return vllsi_raise(EBUSY, "io_uring_register");
+    }
+    if (n < 1 || n > VL_MAX_FIXED) {
+        PyErr_Format(PyExc_ValueError, "1..%d buffers can be registered, not %zd",
+                     VL_MAX_FIXED, n);
+        return NULL;
+    }
+    Py_buffer *views = PyMem_Calloc((size_t)n, sizeof(Py_buffer));
+    PyObject *iov = PyBytes_FromStringAndSize(NULL, n * 16);
+    if (!views || !iov) {
+        PyMem_Free(views);
+        Py_XDECREF(iov);
+        return PyErr_NoMemory();
+    }
+    uint64_t *v = (uint64_t *)PyBytes_AS_STRING(iov);
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        PyObject *b = PyList_GET_ITEM(bufs, i);
+        if (PyObject_GetBuffer(b, &views[i], PyBUF_WRITABLE | PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            if (PyObject_GetBuffer(b, &views[i], PyBUF_SIMPLE) < 0) {
+                if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                    PyErr_Clear();
+                    PyErr_Format(PyExc_TypeError, "buffer %zd does not export a contiguous "
+                                 "buffer", i);
+                }
+                goto fail;
+            }
+        }
+        if (views[i].len < 1 || views[i].len > (1 << 30)) {
+            PyErr_Format(PyExc_ValueError, "buffer %zd: registered buffers hold 1 byte to "
+                         "1 GiB, not %zd", i, views[i].len);
+            PyBuffer_Release(&views[i]);
+            goto fail;
+        }
+        v[2 * i] = (uint64_t)(uintptr_t)views[i].buf;
+        v[2 * i + 1] = (uint64_t)views[i].len;
+    }
+    r->fixed = views;
+    r->nfixed = (uint32_t)n;
+    return iov;
+fail:
+    while (--i >= 0)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    Py_DECREF(iov);
+    return NULL;
+}
+
+/* unpin_buffers(): release the exports (after IORING_UNREGISTER_BUFFERS, or when
+ * registering failed). ResourceBusy/EBUSY while a fixed op is in flight. */
+static PyObject *
+ring_unpin_buffers(vl_ring *r, PyObject *unused)
+{
+    if (r->fixed_in_flight)
+        return vllsi_raise(EBUSY, "io_uring_register");
+    for (uint32_t i = 0; i < r->nfixed; i++)
+        PyBuffer_Release(&r->fixed[i]);
+    PyMem_Free(r->fixed);
+    r->fixed = NULL;
+    r->nfixed = 0;
+    Py_RETURN_NONE;
+}
+
+/* fixed_state() -> (registered buffers, fixed ops in flight) */
+static PyObject *
+ring_fixed_state(vl_ring *r, PyObject *unused)
+{
+    return Py_BuildValue("(II)", r->nfixed, r->fixed_in_flight);
+}
+
+/* prep_fixed(fd, indices: list, offsets: list, write, start, fixed_file)
+ *   -> (ids, next_index, status): READ_FIXED/WRITE_FIXED of whole registered
+ * buffers; statuses and rollback as prep(). fixed_file: fd is an index into the
+ * registered file table (IOSQE_FIXED_FILE). */
+static PyObject *
+ring_prep_fixed(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_Check(args[1]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "prep_fixed(fd, indices: list, offsets: list, write, start, fixed_file)");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[0]);
+    int write = PyObject_IsTrue(args[3]), fixed_file = PyObject_IsTrue(args[5]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred() || write < 0 || fixed_file < 0)
+        return NULL;
+    if (fd < 0 || fd > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
+        return NULL;
+    }
+    PyObject *idxs = args[1], *offs = args[2];
+    Py_ssize_t n = PyList_GET_SIZE(idxs);
+    if (PyList_GET_SIZE(offs) != n) {
+        PyErr_SetString(PyExc_ValueError, "indices and offsets differ in length");
+        return NULL;
+    }
+    if (start < 0 || start > n) {
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return NULL;
+    }
+    if (!r->nfixed) {
+        PyErr_SetString(PyExc_ValueError, "no registered buffers (register_buffers first)");
+        return NULL;
+    }
+    PyObject *ids = PyList_New(n - start);
+    if (!ids)
+        return NULL;
+    Py_SET_SIZE(ids, 0);
+    uint32_t tail0 = r->tail;
+    Py_ssize_t i = start;
+    int status = 0;
+    for (; i < n; i++) {
+        if (sq_space(r) < 1) {
+            status = 1;
+            break;
+        }
+        if (r->nfree == 0) {
+            status = 2;
+            break;
+        }
+        PyObject *io = PyList_GET_ITEM(idxs, i);
+        long long bi = PyLong_AsLongLong(io);
+        long long off = PyLong_AsLongLong(PyList_GET_ITEM(offs, i));
+        if ((bi == -1 || off == -1) && PyErr_Occurred())
+            goto rollback;
+        if (bi < 0 || bi >= r->nfixed) {
+            PyErr_Format(PyExc_ValueError, "buffer index %lld not in 0..%u", bi, r->nfixed - 1);
+            goto rollback;
+        }
+        if (off < -1) {
+            PyErr_SetString(PyExc_ValueError, "offset must be >= -1");
+            goto rollback;
+        }
+        Py_buffer *view = &r->fixed[bi];
+        if (!write && view->readonly) {
+            PyErr_Format(PyExc_TypeError, "registered buffer %lld is read-only", bi);
+            goto rollback;
+        }
+        uint32_t slot = r->free_list[r->nfree - 1];
+        vl_slot *s = &r->slots[slot];
+        uint64_t ud = (++r->seq << VL_SLOT_BITS) | slot;
+        struct vl_sqe *e = next_sqe(r);
+        e->opcode = write ? OP_WRITE_FIXED : OP_READ_FIXED;
+        e->flags = fixed_file ? SQE_FIXED_FILE : 0;
+        e->fd = (int32_t)fd;
+        e->addr = (uint64_t)(uintptr_t)view->buf;
+        e->len = (uint32_t)view->len;
+        e->off = (uint64_t)off;
+        e->buf_index = (uint16_t)bi;
+        e->user_data = ud;
+        s->kind = write ? K_WRITE : K_READ;
+        s->has_view = 0;
+        s->multishot = 0;
+        s->fixed = 1;
+        r->fixed_in_flight++;
+        r->nfree--;
+        r->in_flight++;
+        s->sid = ud;
+        Py_INCREF(Py_None);
+        s->op = Py_None;
+        PyObject *id = PyLong_FromUnsignedLongLong(ud);
+        if (!id || PyList_Append(ids, id) < 0) {
+            Py_XDECREF(id);
+            goto rollback;
+        }
+        Py_DECREF(id);
+    }
+    vl_store_release(r->sq_tail, r->tail);
+    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
+    return Py_BuildValue("(Nni)", ids, i, status);
+rollback:
+    return ring_rollback(r, ids, tail0);
+}
+
 static PyMethodDef ring_methods[] = {
     {"prep", (PyCFunction)(void (*)(void))ring_prep, METH_FASTCALL,
      "prep(ops, start) -> (ids, next_index, status)"},
@@ -1252,6 +1502,13 @@ static PyMethodDef ring_methods[] = {
      "poll(timeout=None) -> list[CompletionResult]"},
     {"flush", (PyCFunction)ring_flush, METH_NOARGS, "hand filled SQEs to the kernel"},
     {"wait", (PyCFunction)ring_wait, METH_O, "wait(timeout_ns) -> raw enter result"},
+    {"pin_buffers", (PyCFunction)ring_pin_buffers, METH_O,
+     "pin_buffers(buffers) -> struct iovec[] bytes"},
+    {"unpin_buffers", (PyCFunction)ring_unpin_buffers, METH_NOARGS, "release the exports"},
+    {"fixed_state", (PyCFunction)ring_fixed_state, METH_NOARGS,
+     "(registered buffers, fixed ops in flight)"},
+    {"prep_fixed", (PyCFunction)(void (*)(void))ring_prep_fixed, METH_FASTCALL,
+     "prep_fixed(fd, indices, offsets, write, start, fixed_file) -> (ids, next, status)"},
     {"counters", (PyCFunction)ring_counters, METH_NOARGS,
      "(submitted, completed, waits, enters)"},
     {NULL, NULL, 0, NULL},

@@ -203,3 +203,78 @@ def test_epoll_bad_fd_is_not_remembered() -> None:
             b.close()
     finally:
         e.shutdown()
+
+
+@pytest.mark.covers("linux.io.IoUringDriver")
+def test_uring_registered_buffers_and_files(tmp_path: Path) -> None:
+    """READ_FIXED/WRITE_FIXED through registered buffers, with and without a fixed
+    file table: the bytes match os.pread/os.pwrite, results are the byte counts."""
+    data = os.urandom(64 * 1024)
+    p = tmp_path / "fixed"
+    p.write_bytes(data)
+    fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
+    e = _uring(8)
+    try:
+        bufs = [bytearray(4096) for _ in range(12)]  # more than the 8-entry SQ ring
+        e.register_buffers(bufs)
+        offs = [i * 4096 for i in (3, 0, 7, 1, 15, 2, 9, 4, 5, 6, 8, 10)]
+        ids = e.submit_fixed_reads(fd, list(range(12)), offs)
+        got = drain(e, 12)
+        assert [got[i].result for i in ids] == [4096] * 12
+        assert all(bytes(b) == data[o:o + 4096] for b, o in zip(bufs, offs, strict=True))
+        e.register_files([-1, fd])
+        bufs[0][:] = b"\xab" * 4096
+        ids = e.submit_fixed_writes(1, [0], [8192], fixed_file=True)
+        assert drain(e, 1)[ids[0]].result == 4096
+        assert os.pread(fd, 4096, 8192) == b"\xab" * 4096
+        ids = e.submit_fixed_reads(1, [5], [-1], fixed_file=True)  # the file position
+        assert drain(e, 1)[ids[0]].result == 4096 and bytes(bufs[5]) == data[:4096]
+        e.unregister_files()
+        e.unregister_buffers()
+        bufs[0].extend(b"x")  # no longer exported
+    finally:
+        e.shutdown()
+        os.close(fd)
+
+
+@pytest.mark.covers("linux.io.IoUringDriver")
+def test_uring_registered_buffers_pin_and_errors(tmp_path: Path) -> None:
+    e = _uring(4)
+    r, w = os.pipe()
+    try:
+        buf, ro = bytearray(16), b"read-only"
+        with pytest.raises(ValueError):
+            e.unregister_buffers()
+        with pytest.raises(ValueError):
+            e.submit_fixed_reads(r, [0], [-1])  # nothing registered
+        with pytest.raises(TypeError):
+            e.register_buffers([buf, "text"])
+        buf.extend(b"x")  # the failed registration pinned nothing
+        e.register_buffers([buf, ro])
+        with pytest.raises(BufferError):
+            buf.extend(b"x")  # pinned while registered
+        with pytest.raises(errors.Busy):
+            e.register_buffers([bytearray(1)])
+        # Bad input: nothing submitted, even in a batch longer than the SQ ring.
+        with pytest.raises(ValueError):
+            e.submit_fixed_reads(r, [0, 0, 0, 0, 0, 2], [-1] * 6)
+        with pytest.raises(TypeError):
+            e.submit_fixed_reads(r, [1], [-1])  # a read into the read-only one
+        with pytest.raises(ValueError):
+            e.submit_fixed_reads(0, [0], [-1], fixed_file=True)  # no file table
+        assert e.statistics()["submitted"] == 0
+        # In flight: a pipe read that waits. Unregistering must refuse.
+        (sid,) = e.submit_fixed_reads(r, [0], [-1])
+        assert e.poll(0) == []
+        with pytest.raises(errors.Busy):
+            e.unregister_buffers()
+        os.write(w, b"hello")
+        assert drain(e, 1)[sid].result == 5 and bytes(buf[:5]) == b"hello"
+        (sid,) = e.submit_fixed_reads(r, [0], [-1])  # left in flight for shutdown
+    finally:
+        e.shutdown()
+        os.close(r)
+        os.close(w)
+    buf.extend(b"x")  # shutdown released the registration and the op's pin
+    with pytest.raises(errors.BadDescriptor):
+        e.register_buffers([bytearray(1)])

@@ -61,7 +61,7 @@ def _try_set_lock(fd: int, start: int, length: int, kind: int) -> None:
 
 try_set_lock: Callable[[int, int, int, int], None] = _try_set_lock
 if _s.TIER == "asm":
-    _fast.set_lock_error_factory(_conflict_error)
+    _s.c_error_rule("fcntl", _conflict_error)  # fcntl from C: only this lock path
     try_set_lock = _fast.ofd_setlk  # the same, with the struct on the C stack
 
 

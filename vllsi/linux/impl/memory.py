@@ -105,7 +105,6 @@ os_advise_fast: Any = None  # the whole of os_advise in C (asm tier), or None
 if _s.TIER == "asm" and Region is not _NoShimRegion:
     from vllsi.linux import _fast
 
-    _fast.set_error_factory(lambda code, name: errors.from_errno(code, syscall=name))
     advise: Any = Region._madvise
     os_advise_fast = _fast.os_advise
 else:

@@ -30,7 +30,6 @@ _raw_gettime: Callable[[int], Any]
 if _s.TIER == "asm":
     from vllsi.linux import _fast
 
-    _fast.set_error_factory(lambda code, name: errors.from_errno(code, syscall=name))
     _fast.vdso_install(VDSO_ADDRESS)
     monotonic_ns = _fast.monotonic_ns
     realtime_ns = _fast.realtime_ns

@@ -4,8 +4,9 @@ Differences from POSIX, handled here and documented:
 
 - Sockets are created overlapped (usable by the IOCP engine) with
   WSA_FLAG_NO_HANDLE_INHERIT when ``cloexec``; ``nonblocking`` is FIONBIO. An
-  accepted socket inherits its listener's settings; ``accept4`` then sets
-  FIONBIO as asked.
+  accepted socket inherits its listener's settings; ``accept4`` (and
+  ``socketpair`` for its accepted end) then sets FIONBIO and the handle's
+  inheritability as asked.
 - Winsock reports would-block as WSAEWOULDBLOCK (EWOULDBLOCK) and an in-progress
   connect on a non-blocking socket as WSAEWOULDBLOCK too (not EINPROGRESS); both
   are WouldBlock.
@@ -32,6 +33,7 @@ from typing import Any
 
 from vllsi import errors
 from vllsi.windows import consts as C
+from vllsi.windows import kernel32
 from vllsi.windows import ws2_32 as _w
 from vllsi.windows._ffi import buffer, ffi, raise_winerror
 from vllsi.windows._ffi import ws2_32 as _raw
@@ -76,6 +78,12 @@ def _set_nonblocking(s: int, on: bool) -> None:
         _known[s] = (fam, on)
 
 
+def _set_inheritable(s: int, on: bool) -> None:
+    # An accepted socket's inheritability is not reliably its listener's (Wine makes
+    # it inheritable): set it explicitly, either way.
+    kernel32.set_handle_information(s, C.HANDLE_FLAG_INHERIT, C.HANDLE_FLAG_INHERIT if on else 0)
+
+
 def socket(family: int, type: int, proto: int, nonblocking: bool, cloexec: bool) -> int:
     flags = C.WSA_FLAG_OVERLAPPED | (C.WSA_FLAG_NO_HANDLE_INHERIT if cloexec else 0)
     s = _w.wsa_socket(family, type, proto, flags)
@@ -110,6 +118,12 @@ def socketpair(family: int, type: int, proto: int, nonblocking: bool, cloexec: b
             raise
     finally:
         _w.closesocket(ls)
+    try:
+        _set_inheritable(b, not cloexec)
+    except BaseException:
+        _w.closesocket(a)
+        _w.closesocket(b)
+        raise
     _remember(b, fam, False)
     if nonblocking:
         _set_nonblocking(a, True)
@@ -155,10 +169,7 @@ def accept4(fd: Any, nonblocking: bool, cloexec: bool) -> tuple[int, Any]:
     new, raw = _w.accept(s)
     try:
         _w.ioctlsocket(new, C.FIONBIO, 1 if nonblocking else 0)
-        if cloexec:  # an accepted socket may inherit its listener's inheritability
-            from vllsi.windows import kernel32
-
-            kernel32.set_handle_information(new, C.HANDLE_FLAG_INHERIT, 0)
+        _set_inheritable(new, not cloexec)
     except BaseException:
         _w.closesocket(new)
         raise

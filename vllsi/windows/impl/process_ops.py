@@ -3,21 +3,30 @@
 - ``spawn_raw``: CreateProcessW with the program found among ``paths`` (each
   tried as given, then with ``.exe``), ``argv`` quoted into one command line by
   the C runtime's rules, the environment as a UTF-16 block (None inherits),
-  ``cwd``, and the three std handles made inheritable for the child (a pipe:
-  CreatePipe, the parent's end kept non-inheritable; DEVNULL: ``NUL``; a given
-  descriptor: a C runtime fd duplicated as an inheritable handle). The parent's
-  pipe ends are returned as C runtime descriptors (``msvcrt.open_osfhandle``) so
-  ``os.read``/``os.write``/``os.close`` work on them. ``pass_fds`` cannot keep
+  ``cwd`` (checked first, so a missing one is NotFound naming it, as POSIX's
+  chdir error, not ERROR_DIRECTORY naming the program), and the three std
+  handles made inheritable for the child (a pipe: CreatePipe, the parent's end
+  kept non-inheritable; DEVNULL: ``NUL``; a given descriptor: a C runtime fd
+  duplicated as an inheritable handle). The parent's pipe ends are returned as
+  C runtime descriptors (``msvcrt.open_osfhandle``) so ``os.read``/``os.write``/
+  ``os.close`` work on them. ``pass_fds`` cannot keep
   numbers on Windows: Unsupported. ``start_new_session`` is
   CREATE_NEW_PROCESS_GROUP; restoring signals has no meaning here.
   Handle inheritance is process-wide in CreateProcessW: other inheritable
   handles of the parent are inherited too (vllsi creates its own non-inheritable).
+  Spawns are serialised (one lock from the first inheritable handle to
+  CreateProcessW's return), so concurrent vllsi spawns never inherit each
+  other's pipe ends; handles other code makes inheritable meanwhile still can be.
+- ``SELECTABLE_PIPES`` is False: Windows' select() takes sockets only, so
+  ``Child.communicate`` drains and feeds the pipes with threads (as ``subprocess``
+  does on Windows).
 - ``wait4``/``waitid`` wait on the process handle kept since spawn
   (WaitForSingleObject) and build a POSIX status: ``code << 8`` for an exit, the
   signal number for a child ended by :func:`kill` (so Child.returncode is
   -signal as on POSIX). Unknown pids: ECHILD.
 - ``kill(pid, sig)``: 0 checks the process exists; any other signal
-  TerminateProcess(exit code 128 + sig). ``tgkill``, ``pidfd_*``: Unsupported.
+  TerminateProcess(exit code 128 + sig). Process groups (pid <= 0), ``tgkill``,
+  ``pidfd_*``: Unsupported.
 - ``exit_group``: TerminateProcess on the current process (no cleanup, as the
   syscall). ``getppid``: NtQueryInformationProcess(ProcessBasicInformation).
 """
@@ -35,14 +44,16 @@ from vllsi import errors
 from vllsi.windows import consts as C
 from vllsi.windows import kernel32, ntdll
 
-__all__ = ["exit_group", "getpid", "getppid", "gettid", "kill", "pidfd_open",
-           "pidfd_send_signal", "spawn_raw", "tgkill", "wait4", "waitid"]
+__all__ = ["SELECTABLE_PIPES", "exit_group", "getpid", "getppid", "gettid", "kill",
+           "pidfd_open", "pidfd_send_signal", "spawn_raw", "tgkill", "wait4", "waitid"]
 
+SELECTABLE_PIPES = False  # anonymous pipes are not select()able: communicate uses threads
 _WNOHANG = 1
 _WNOWAIT = 0x01000000
 _children: dict[int, int] = {}  # pid -> process handle (until reaped)
 _signalled: dict[int, int] = {}  # pid -> the signal kill() ended it with
 _lock = threading.Lock()
+_spawn_lock = threading.Lock()  # see spawn_raw
 
 
 def getpid() -> int:
@@ -62,6 +73,9 @@ def _echild(call: str) -> errors.VllsiError:
 
 
 def kill(pid: int, sig: int) -> None:
+    if pid <= 0:
+        raise errors.unsupported("kill of a process group (pid <= 0) on Windows",
+                                 syscall="kill")
     with _lock:
         h = _children.get(pid)
     own = h is not None
@@ -153,6 +167,61 @@ def _find(paths: Sequence[bytes]) -> bytes:
                             filename=os.fsdecode(paths[0]) if paths else None)
 
 
+def _check_cwd(cwd: bytes) -> None:
+    # CreateProcessW reports a bad directory as ERROR_DIRECTORY naming the program;
+    # checked first so the error is POSIX's chdir one: NotFound/ENOTDIR naming cwd.
+    name = os.fsdecode(cwd)
+    try:
+        attrs = kernel32.get_file_attributes(cwd)
+    except errors.VllsiError as exc:
+        exc.filename = name
+        raise
+    if not attrs & C.FILE_ATTRIBUTE_DIRECTORY:
+        raise errors.from_errno(_errno.ENOTDIR, syscall="GetFileAttributesW", filename=name)
+
+
+def _osfhandle(msvcrt: Any, fd: int) -> int:
+    try:
+        return int(msvcrt.get_osfhandle(fd))
+    except OSError as exc:  # the C runtime's EBADF, through the factory
+        raise errors.from_errno(exc.errno or _errno.EBADF, syscall="_get_osfhandle") from None
+
+
+def _child_std(msvcrt: Any, stdio: Sequence[tuple[int, int]], parent: list[int],
+               child_ends: list[int]) -> list[int]:
+    """The child's three std handles (inheritable); the parent's pipe ends go to
+    ``parent`` (C runtime fds), every handle to close after the spawn to ``child_ends``."""
+    std = (C.STD_INPUT_HANDLE, C.STD_OUTPUT_HANDLE, C.STD_ERROR_HANDLE)
+    handles: list[int] = []
+    for i, (mode, fd) in enumerate(stdio):
+        if mode == 1:  # pipe
+            r, w = kernel32.create_pipe(inheritable=True)
+            mine, theirs = (w, r) if i == 0 else (r, w)
+            child_ends.append(theirs)
+            try:
+                kernel32.set_handle_information(mine, C.HANDLE_FLAG_INHERIT, 0)
+                parent[i] = msvcrt.open_osfhandle(mine, os.O_WRONLY if i == 0 else os.O_RDONLY)
+            except BaseException:
+                kernel32.close_handle(mine)
+                raise
+            handles.append(theirs)
+        elif mode == 2:  # devnull
+            h = kernel32.create_file("NUL", C.GENERIC_READ | C.GENERIC_WRITE,
+                                     C.FILE_SHARE_READ | C.FILE_SHARE_WRITE,
+                                     C.OPEN_EXISTING, inheritable=True)
+            child_ends.append(h)
+            handles.append(h)
+        else:
+            src = kernel32.get_std_handle(std[i]) if mode == 0 else _osfhandle(msvcrt, fd)
+            if src in (0, -1):
+                handles.append(0)
+                continue
+            h = kernel32.duplicate_handle(src, inheritable=True)
+            child_ends.append(h)
+            handles.append(h)
+    return handles
+
+
 def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[bytes] | None,
               cwd: bytes | None, stdio: Sequence[tuple[int, int]], pass_fds: Sequence[int],
               flags: int) -> tuple[int, list[int]]:
@@ -162,6 +231,8 @@ def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[byte
         raise errors.unsupported("pass_fds on Windows (descriptor numbers are not inherited)",
                                  syscall="CreateProcessW")
     program = _find(paths)
+    if cwd is not None:
+        _check_cwd(cwd)
     env = None
     if envp is not None:
         env = {}
@@ -170,42 +241,24 @@ def spawn_raw(paths: Sequence[bytes], argv: Sequence[bytes], envp: Sequence[byte
             env[k] = v
     child_ends: list[int] = []  # inheritable handles to close after the spawn
     parent: list[int] = [-1, -1, -1]
-    std = (C.STD_INPUT_HANDLE, C.STD_OUTPUT_HANDLE, C.STD_ERROR_HANDLE)
-    handles: list[int] = []
-    try:
-        for i, (mode, fd) in enumerate(stdio):
-            if mode == 1:  # pipe
-                r, w = kernel32.create_pipe(inheritable=True)
-                mine, theirs = (w, r) if i == 0 else (r, w)
-                kernel32.set_handle_information(mine, C.HANDLE_FLAG_INHERIT, 0)
-                parent[i] = msvcrt.open_osfhandle(mine, os.O_WRONLY if i == 0 else os.O_RDONLY)
-                child_ends.append(theirs)
-                handles.append(theirs)
-            elif mode == 2:  # devnull
-                h = kernel32.create_file("NUL", C.GENERIC_READ | C.GENERIC_WRITE,
-                                         C.FILE_SHARE_READ | C.FILE_SHARE_WRITE,
-                                         C.OPEN_EXISTING, inheritable=True)
-                child_ends.append(h)
-                handles.append(h)
-            else:
-                src = kernel32.get_std_handle(std[i]) if mode == 0 else msvcrt.get_osfhandle(fd)
-                if src in (0, -1):
-                    handles.append(0)
-                    continue
-                h = kernel32.duplicate_handle(src, inheritable=True)
-                child_ends.append(h)
-                handles.append(h)
-        pflags = C.CREATE_NEW_PROCESS_GROUP if flags & 2 else 0
-        info = kernel32.create_process(program, list(argv), env=env, cwd=cwd,
-                                       stdio=(handles[0], handles[1], handles[2]), flags=pflags)
-    except BaseException:
-        for fd in parent:
-            if fd >= 0:
-                os.close(fd)
-        raise
-    finally:
-        for h in child_ends:
-            kernel32.close_handle(h)
+    # Inheritable handles exist only inside this lock, and CreateProcessW runs in
+    # it: two spawns from different threads never inherit each other's pipe ends
+    # (a child holding another child's write end would keep its reader from EOF).
+    with _spawn_lock:
+        try:
+            handles = _child_std(msvcrt, stdio, parent, child_ends)
+            pflags = C.CREATE_NEW_PROCESS_GROUP if flags & 2 else 0
+            info = kernel32.create_process(os.fsdecode(program), list(argv), env=env, cwd=cwd,
+                                           stdio=(handles[0], handles[1], handles[2]),
+                                           flags=pflags)
+        except BaseException:
+            for fd in parent:
+                if fd >= 0:
+                    os.close(fd)
+            raise
+        finally:
+            for h in child_ends:
+                kernel32.close_handle(h)
     kernel32.close_handle(info.thread)
     with _lock:
         _children[info.pid] = info.process
