@@ -76,6 +76,15 @@ class EpollDriver(_engine.PyEngine):
     at submit. The wake path is an eventfd registered with the epoll instance.
     See :mod:`vllsi.linux.io` for what this emulation can and cannot promise.
 
+    With the native extension, submit/submit_many/poll are the C core's methods
+    (``_native/csrc/fast/epoll.c``); the Python methods are their reference. The
+    core enforces io_engine's threading rule: while one thread is inside
+    submit/submit_many/poll/cancel/forget/shutdown (e.g. blocked in poll), another
+    thread's call raises RuntimeError instead of racing on the queues; ``wake()``
+    is safe from any thread. poll() EINTR: signal handlers run, their exception
+    propagates (completions stay for the next poll), else the wait resumes with
+    the remaining time (PEP 475).
+
     Args: config: IoEngineConfig (``capacity`` = 2 x entries unreaped ops).
     Raises: ResourceExhausted/EMFILE or ENOMEM (epoll_create1, eventfd2).
     Availability: Linux.
