@@ -107,17 +107,14 @@ SERVER_VLLSI = r'''
 import sys
 sys.path.insert(0, sys.argv[2])
 from conformance._support.echo import listener, serve
-from vllsi import io_engine as ie, net_ops
+from vllsi import io_engine as ie
 backend = sys.argv[1]
 e = ie.create_io_engine(ie.IoEngineConfig(entries=256, backend=backend,
                                           batch_submit=backend == "io_uring"))
-lfd, addr = listener()
-# TCP_NODELAY like every peer here (asyncio/uvloop by default, the bare loop explicitly);
-# accepted sockets inherit it from the listener on Linux. Without it Nagle holds the
-# sub-MSS tail of a 100 KiB echo until the client's delayed ACK: ~1 ms per message.
-net_ops.setsockopt(lfd, net_ops.IPPROTO_TCP, net_ops.TCP_NODELAY, 1)
+lfd, addr = listener()  # TCP_NODELAY, like every peer here
 print(addr[1], flush=True)
-serve(e, lfd, 10**9, deadline=1e9, checksums=False)
+# 256 KiB per connection: a 100 KiB message arrives in one Recv when the socket has it
+serve(e, lfd, 10**9, bufsize=256 * 1024, deadline=1e9, checksums=False)
 '''
 
 SERVER_ASYNCIO = r'''

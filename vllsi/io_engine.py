@@ -171,7 +171,7 @@ class Read:
     offset: int = -1
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, offset: int = -1) -> None:
-        _init_read(self, fd, buf, len, offset)
+        _buf_fields(self, fd, buf, len, offset, "offset", True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, init=False)
@@ -184,7 +184,7 @@ class Write:
     offset: int = -1
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, offset: int = -1) -> None:
-        _init_write(self, fd, buf, len, offset)
+        _buf_fields(self, fd, buf, len, offset, "offset", False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -236,7 +236,7 @@ class Send:
     flags: int = 0
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, flags: int = 0) -> None:
-        _init_send(self, fd, buf, len, flags)
+        _buf_fields(self, fd, buf, len, flags, "flags", False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, init=False)
@@ -249,7 +249,7 @@ class Recv:
     flags: int = 0
 
     def __init__(self, fd: int, buf: Any, len: int | None = None, flags: int = 0) -> None:
-        _init_recv(self, fd, buf, len, flags)
+        _buf_fields(self, fd, buf, len, flags, "flags", True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -305,35 +305,32 @@ class Cancel:
         _int_field(self.target, "target", 0, (1 << 63) - 1)
 
 
-def _py_initializer(writable: bool, last_name: str) -> Any:
-    def init(self: Any, fd: Any, buf: Any, length: Any, last: Any) -> None:
-        _buf_fields(self, fd, buf, length, last, last_name, writable)
-    return init
+# The Python __init__ of each buffer op is the reference. On Linux with the shim
+# built, a C initialiser (``_native/csrc/fast/engine.c``) takes its place as the
+# class's __init__ (a method descriptor, so no Python frame runs): it checks the
+# common case (exact ints in range, a bytearray or a contiguous buffer, writable
+# for reads) and stores the slots itself; anything else (keywords, fileno()
+# objects, int subclasses, every error) goes to the reference.
+# conformance/io_engine/test_properties.py checks that both agree.
+PY_INIT: dict[type, Any] = {cls: cls.__init__ for cls in (Read, Write, Send, Recv)}
 
 
-def _initializers() -> tuple[Any, Any, Any, Any]:
-    """The __init__ bodies of Read, Write, Send, Recv: the Python reference, or the
-    C initialisers of the Linux shim (``_native/csrc/fast/engine.c``), which take
-    the common case at a fraction of the cost and hand everything else to the
-    reference (conformance/io_engine/test_properties.py checks they agree)."""
-    specs = ((Read, True, "offset"), (Write, False, "offset"), (Send, False, "flags"),
-             (Recv, True, "flags"))
-    py = [_py_initializer(w, last) for _, w, last in specs]
-    accel = None
-    if _platform.OS == "linux":
-        try:
-            _platform._load_native("_fast")
-            accel = getattr(sys.modules.get("vllsi.linux._fast"), "op_initializer", None)
-        except ImportError:
-            pass
-    if accel is None:
-        return py[0], py[1], py[2], py[3]
-    c = [accel(cls, w, last == "offset", slow)
-         for (cls, w, last), slow in zip(specs, py, strict=True)]
-    return c[0], c[1], c[2], c[3]
+def _accelerate_inits() -> None:
+    if _platform.OS != "linux":
+        return
+    try:
+        _platform._load_native("_fast")
+    except ImportError:
+        return
+    make = getattr(sys.modules.get("vllsi.linux._fast"), "op_initializer", None)
+    if make is None:
+        return
+    for cls, writable, is_offset in ((Read, True, True), (Write, False, True),
+                                     (Send, False, False), (Recv, True, False)):
+        cls.__init__ = make(cls, writable, is_offset, PY_INIT[cls])  # type: ignore[method-assign]
 
 
-_init_read, _init_write, _init_send, _init_recv = _initializers()
+_accelerate_inits()
 
 
 CompletionOp = (Read | Write | Accept | Connect | Send | Recv | Timeout | Close | Nop | Fsync

@@ -167,16 +167,24 @@ def _outcome(init: Any, cls: type, fd: Any, buf: Any, length: Any, last: Any) ->
 def test_op_initialisers_agree(cls: type, fd: Any, buf: str, length: Any, last: Any) -> None:
     """Same fields or the same exception (class and message) from the accelerated
     __init__ body and the Python reference, for valid and invalid input alike."""
-    init = {ie.Read: ie._init_read, ie.Write: ie._init_write, ie.Send: ie._init_send,
-            ie.Recv: ie._init_recv}[cls]
-    writable = cls in (ie.Read, ie.Recv)
-    ref = ie._py_initializer(writable, "offset" if cls in (ie.Read, ie.Write) else "flags")
     b = _buf(buf)
+    init, ref = cls.__init__, ie.PY_INIT[cls]
     assert _outcome(init, cls, fd, b, length, last) == _outcome(ref, cls, fd, b, length, last)
+    # The defaults (len None, offset -1 / flags 0) and keywords take the same path.
+    assert _outcome(lambda o, f, bb, *_: init(o, f, bb), cls, fd, b, None, None) == \
+        _outcome(lambda o, f, bb, *_: ref(o, f, bb), cls, fd, b, None, None)
+    kw = {"len": length}
+    assert _outcome(lambda o, f, bb, *_: init(o, f, bb, **kw), cls, fd, b, None, None) == \
+        _outcome(lambda o, f, bb, *_: ref(o, f, bb, **kw), cls, fd, b, None, None)
 
 
 @linux_only
 def test_op_initialiser_is_accelerated_on_linux() -> None:
     """On Linux with the shim built, the buffer ops use the C initialisers (the
     agreement test above would otherwise compare the reference with itself)."""
-    assert type(ie._init_read).__name__ == "OpInit"
+    for cls in (ie.Read, ie.Write, ie.Send, ie.Recv):
+        assert type(cls.__dict__["__init__"]).__name__ == "OpInit"
+        assert cls.__init__ is not ie.PY_INIT[cls]
+    r = ie.Read(3, bytearray(4))  # instance creation goes through it: defaults filled
+    assert (r.fd, r.len, r.offset) == (3, None, -1)
+    assert ie.Send(3, b"x", flags=4).flags == 4  # keywords: the reference

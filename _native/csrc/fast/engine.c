@@ -74,13 +74,15 @@ fast_engine_rw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* Op initialisers: the __init__ of the buffer ops (Read, Write, Send, Recv), which
  * are frozen slotted dataclasses. op_initializer(cls, writable, is_offset, slow)
- * returns a callable init(self, fd, buf, len, last) that checks the common case
- * (fd an int in 0..0x7fffffff; buf exporting a contiguous, for reads writable,
- * buffer; len None or an int in 0..0x7ffff000; last, the offset (-1..2**63-1) or
- * the flags (0..0xffffffff), an int) and stores the four slots directly; anything
- * else goes to slow(self, fd, buf, len, last), the Python reference, which
- * converts (fileno(), int subclasses) or raises the precise TypeError/ValueError.
- * conformance/io_engine/test_properties.py checks both paths agree. */
+ * returns init(self, fd, buf, len=None, last=-1 or 0), installed as cls.__init__
+ * (a method descriptor: no bound method, no Python frame). It checks the common
+ * case (fd an int in 0..0x7fffffff; buf a bytearray or exporting a contiguous,
+ * for reads writable, buffer; len None or an int in 0..0x7ffff000; last, the
+ * offset (-1..2**63-1) or the flags (0..0xffffffff), an int; no keywords) and
+ * stores the four slots directly; anything else goes to slow, the Python
+ * __init__, which converts (fileno(), int subclasses) or raises the precise
+ * TypeError/ValueError. conformance/io_engine/test_properties.py checks both
+ * paths agree. */
 
 typedef struct {
     PyObject_HEAD
@@ -89,6 +91,7 @@ typedef struct {
     Py_ssize_t off[4]; /* fd, buf, len, last */
     int writable;
     int is_offset;
+    PyObject *zero, *minus_one; /* the defaults of flags and offset */
     vectorcallfunc vectorcall;
 } vl_opinit;
 
@@ -97,6 +100,8 @@ opinit_dealloc(vl_opinit *o)
 {
     Py_XDECREF(o->cls);
     Py_XDECREF(o->slow);
+    Py_XDECREF(o->zero);
+    Py_XDECREF(o->minus_one);
     Py_TYPE(o)->tp_free((PyObject *)o);
 }
 
@@ -114,9 +119,11 @@ static PyObject *
 opinit_call(vl_opinit *o, PyObject *const *args, size_t nargsf, PyObject *kw)
 {
     Py_ssize_t n = PyVectorcall_NARGS(nargsf);
-    if (kw || n != 5 || !PyObject_TypeCheck(args[0], o->cls))
+    if ((kw && PyTuple_GET_SIZE(kw)) || n < 3 || n > 5 || !PyObject_TypeCheck(args[0], o->cls))
         goto slow;
-    PyObject *self = args[0], *fd = args[1], *buf = args[2], *len = args[3], *last = args[4];
+    PyObject *self = args[0], *fd = args[1], *buf = args[2];
+    PyObject *len = n > 3 ? args[3] : Py_None;
+    PyObject *last = n > 4 ? args[4] : (o->is_offset ? o->minus_one : o->zero);
     if (!small_int(fd, 0, 0x7fffffff))
         goto slow;
     if (len != Py_None && !small_int(len, 0, 0x7ffff000))
@@ -146,15 +153,49 @@ slow:
     return PyObject_Vectorcall(o->slow, args, n, kw);
 }
 
+/* As a class's __init__: a method descriptor (Py_TPFLAGS_METHOD_DESCRIPTOR), so
+ * instance creation calls it with self prepended and no bound method; plain
+ * attribute access on an instance still gets a bound method. */
+static PyObject *
+opinit_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    if (obj == NULL || obj == Py_None) {
+        Py_INCREF(self);
+        return self;
+    }
+    return PyMethod_New(self, obj);
+}
+
+/* __wrapped__ (inspect.signature and help() show the reference's signature),
+ * __name__, __qualname__ and __doc__ come from the reference __init__. */
+static PyObject *
+opinit_wrapped(vl_opinit *o, void *closure)
+{
+    if (closure == NULL) {
+        Py_INCREF(o->slow);
+        return o->slow;
+    }
+    return PyObject_GetAttrString(o->slow, (const char *)closure);
+}
+
+static PyGetSetDef opinit_getset[] = {
+    {"__wrapped__", (getter)opinit_wrapped, NULL, "the Python reference __init__", NULL},
+    {"__name__", (getter)opinit_wrapped, NULL, NULL, "__name__"},
+    {"__qualname__", (getter)opinit_wrapped, NULL, NULL, "__qualname__"},
+    {"__doc__", (getter)opinit_wrapped, NULL, NULL, "__doc__"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyTypeObject vl_opinit_type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "vllsi.linux._fast.OpInit",
     .tp_basicsize = sizeof(vl_opinit),
     .tp_dealloc = (destructor)opinit_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR,
     .tp_call = PyVectorcall_Call,
+    .tp_descr_get = opinit_get,
+    .tp_getset = opinit_getset,
     .tp_vectorcall_offset = offsetof(vl_opinit, vectorcall),
-    .tp_doc = "the C __init__ body of a buffer op (private to vllsi.io_engine)",
 };
 
 static int
@@ -170,7 +211,8 @@ slot_offset(PyTypeObject *cls, const char *name, Py_ssize_t *out)
     return 0;
 }
 
-/* op_initializer(cls, writable, is_offset, slow) -> init(self, fd, buf, len, last) */
+/* op_initializer(cls, writable, is_offset, slow) -> init(self, fd, buf, len=None,
+ * last=-1 or 0): slow is the Python __init__ with the same signature. */
 static PyObject *
 fast_op_initializer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -189,6 +231,12 @@ fast_op_initializer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     o->cls = NULL;
     o->slow = NULL;
+    o->zero = PyLong_FromLong(0);
+    o->minus_one = PyLong_FromLong(-1);
+    if (!o->zero || !o->minus_one) {
+        Py_DECREF(o);
+        return NULL;
+    }
     if (slot_offset(cls, "fd", &o->off[0]) || slot_offset(cls, "buf", &o->off[1])
         || slot_offset(cls, "len", &o->off[2])
         || slot_offset(cls, is_offset ? "offset" : "flags", &o->off[3])) {
