@@ -78,10 +78,11 @@ class EpollDriver(_engine.PyEngine):
 
     With the native extension, submit/submit_many/poll are the C core's methods
     (``_native/csrc/fast/epoll.c``); the Python methods are their reference. The
-    core enforces io_engine's threading rule: while one thread is inside
+    core enforces io_engine's threading rule: while one call is inside
     submit/submit_many/poll/cancel/forget/shutdown (e.g. blocked in poll), another
-    thread's call raises RuntimeError instead of racing on the queues; ``wake()``
-    is safe from any thread. poll() EINTR: signal handlers run, their exception
+    such call (from another thread, or from a signal handler or finaliser running
+    during the first) raises RuntimeError instead of racing on the queues;
+    ``wake()`` is safe from any thread. poll() EINTR: signal handlers run, their exception
     propagates (completions stay for the next poll), else the wait resumes with
     the remaining time (PEP 475).
 
