@@ -119,6 +119,11 @@ typedef struct {
 } ep_timer;
 
 typedef struct {
+    uint64_t sid; /* 0: empty */
+    ep_entry *e;
+} ep_sidslot;
+
+typedef struct {
     PyObject_HEAD
     int epfd, wakefd;
     int use_libc;
@@ -132,6 +137,8 @@ typedef struct {
     int nfds;
     ep_fdstate transient; /* a descriptor epoll refused with something else than EPERM */
     ep_entry *free_entries;
+    ep_sidslot *index;   /* queued entries by sid (open addressing, linear probing) */
+    size_t index_mask, index_count;
     ep_timer *timers;
     Py_ssize_t ntimers, timers_cap;
     PyObject *types[EP_KINDS];
@@ -265,6 +272,109 @@ ep_popleft(ep_queue *q)
             q->tail = NULL;
         e->next = NULL;
     }
+    return e;
+}
+
+/* ---- the index of queued entries by sid (what cancel looks up) ------------------ */
+
+static inline size_t
+ep_hash(vl_ep *c, uint64_t sid)
+{
+    return (size_t)((sid * 0x9E3779B97F4A7C15ULL) >> 32) & c->index_mask;
+}
+
+static int
+ep_index_put(vl_ep *c, ep_entry *e)
+{
+    if (2 * (c->index_count + 1) > c->index_mask + 1 || !c->index) {
+        size_t n = c->index ? 2 * (c->index_mask + 1) : 64;
+        ep_sidslot *old = c->index, *t = PyMem_Calloc(n, sizeof(*t));
+        size_t oldn = c->index ? c->index_mask + 1 : 0;
+        if (!t) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c->index = t;
+        c->index_mask = n - 1;
+        for (size_t i = 0; i < oldn; i++) {
+            if (!old[i].sid)
+                continue;
+            size_t j = ep_hash(c, old[i].sid);
+            while (t[j].sid)
+                j = (j + 1) & c->index_mask;
+            t[j] = old[i];
+        }
+        PyMem_Free(old);
+    }
+    size_t j = ep_hash(c, e->sid);
+    while (c->index[j].sid)
+        j = (j + 1) & c->index_mask;
+    c->index[j].sid = e->sid;
+    c->index[j].e = e;
+    c->index_count++;
+    return 0;
+}
+
+static size_t
+ep_index_find(vl_ep *c, uint64_t sid)
+{
+    if (!c->index || !sid)
+        return (size_t)-1;
+    size_t j = ep_hash(c, sid);
+    while (c->index[j].sid) {
+        if (c->index[j].sid == sid)
+            return j;
+        j = (j + 1) & c->index_mask;
+    }
+    return (size_t)-1;
+}
+
+/* Remove slot i, shifting back the entries of its probe run (no tombstones). */
+static void
+ep_index_del_at(vl_ep *c, size_t i)
+{
+    ep_sidslot *t = c->index;
+    size_t m = c->index_mask, j = i;
+    for (;;) {
+        j = (j + 1) & m;
+        if (!t[j].sid)
+            break;
+        size_t k = ep_hash(c, t[j].sid);
+        /* t[j] may move to i when its home k is not in the cyclic range (i, j] */
+        if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+            t[i] = t[j];
+            i = j;
+        }
+    }
+    t[i].sid = 0;
+    t[i].e = NULL;
+    c->index_count--;
+}
+
+static void
+ep_index_del(vl_ep *c, uint64_t sid)
+{
+    size_t i = ep_index_find(c, sid);
+    if (i != (size_t)-1)
+        ep_index_del_at(c, i);
+}
+
+/* Queue e on q (and index it): 0, or -1 with MemoryError (e not queued). */
+static int
+ep_enqueue(vl_ep *c, ep_queue *q, ep_entry *e)
+{
+    if (ep_index_put(c, e) < 0)
+        return -1;
+    ep_push(q, e);
+    return 0;
+}
+
+static ep_entry *
+ep_dequeue(vl_ep *c, ep_queue *q)
+{
+    ep_entry *e = ep_popleft(q);
+    if (e)
+        ep_index_del(c, e->sid);
     return e;
 }
 
@@ -446,7 +556,7 @@ ep_run_read(vl_ep *c, ep_fdstate *st)
                 return -1;
             continue;
         }
-        ep_popleft(q);
+        ep_dequeue(c, q);
         Py_ssize_t n = e->n;
         int kind = e->kind;
         if (ep_finish(c, e, r) < 0)
@@ -479,7 +589,7 @@ ep_run_write(vl_ep *c, ep_fdstate *st)
                 return 0;
             }
         }
-        ep_popleft(q);
+        ep_dequeue(c, q);
         Py_ssize_t n = e->n;
         if (ep_finish(c, e, r) < 0)
             return -1;
@@ -589,7 +699,7 @@ ep_cancel_fd(vl_ep *c, ep_fdstate *st)
     ep_queue *qs[2] = {&st->rq, &st->wq};
     for (int k = 0; k < 2; k++) {
         ep_entry *e;
-        while ((e = ep_popleft(qs[k])) != NULL)
+        while ((e = ep_dequeue(c, qs[k])) != NULL)
             if (ep_drop(c, e) < 0)
                 return -1;
     }
@@ -607,28 +717,24 @@ ep_cancel_one(vl_ep *c, uint64_t sid)
             return ep_complete(c, sid, -ECANCELED, 0, NULL) < 0 ? -1 : 0;
         }
     }
-    for (int fd = 0; fd < c->nfds; fd++) {
-        ep_fdstate *st = &c->fds[fd];
-        if (!st->known)
-            continue;
-        ep_queue *qs[2] = {&st->rq, &st->wq};
-        for (int k = 0; k < 2; k++) {
-            ep_entry *prev = NULL;
-            for (ep_entry *e = qs[k]->head; e; prev = e, e = e->next) {
-                if (e->sid != sid)
-                    continue;
-                if (prev)
-                    prev->next = e->next;
-                else
-                    qs[k]->head = e->next;
-                if (qs[k]->tail == e)
-                    qs[k]->tail = prev;
-                e->next = NULL;
-                return ep_drop(c, e) < 0 ? -1 : 0;
-            }
-        }
-    }
-    return -ENOENT;
+    size_t i = ep_index_find(c, sid);
+    if (i == (size_t)-1)
+        return -ENOENT;
+    ep_entry *e = c->index[i].e;
+    ep_index_del_at(c, i);
+    ep_fdstate *st = &c->fds[e->fd]; /* queued entries belong to known descriptors */
+    ep_queue *q = ep_reads(e->kind) ? &st->rq : &st->wq;
+    ep_entry *prev = NULL;
+    for (ep_entry *x = q->head; x != e; prev = x, x = x->next)
+        ;
+    if (prev)
+        prev->next = e->next;
+    else
+        q->head = e->next;
+    if (q->tail == e)
+        q->tail = prev;
+    e->next = NULL;
+    return ep_drop(c, e) < 0 ? -1 : 0;
 }
 
 /* Forget fd: queued ops complete with -ECANCELED; unregistered when `unregister`. */
@@ -883,7 +989,8 @@ ep_start(vl_ep *c, ep_entry *e, uint64_t sid)
             }
             *ready = 0;
         }
-        ep_push(q, e);
+        if (ep_enqueue(c, q, e) < 0)
+            goto nomem;
         if (*ready)
             return rd ? ep_run_read(c, st) : ep_run_write(c, st);
         return 0;
@@ -898,7 +1005,8 @@ ep_start(vl_ep *c, ep_entry *e, uint64_t sid)
             r = ep_perform(c, e, 1);
             return ep_finish(c, e, r);
         }
-        ep_push(&st->rq, e);
+        if (ep_enqueue(c, &st->rq, e) < 0)
+            goto nomem;
         if (st->readable || st->file)
             return ep_run_read(c, st);
         return 0;
@@ -914,7 +1022,8 @@ ep_start(vl_ep *c, ep_entry *e, uint64_t sid)
         if (!st->known)
             return ep_finish(c, e, r);
         st->writable = 0;
-        ep_push(&st->wq, e);
+        if (ep_enqueue(c, &st->wq, e) < 0)
+            goto nomem;
         return 0;
     case EK_NOP:
         ep_entry_free(c, e);
@@ -952,6 +1061,12 @@ ep_start(vl_ep *c, ep_entry *e, uint64_t sid)
         return ep_complete(c, sid, r, 0, NULL);
     }
     }
+nomem: /* the op is counted: it completes, with -ENOMEM, and MemoryError propagates */
+    if (e->kind == EK_ACCEPT && e->multishot)
+        c->multishot--;
+    ep_entry_free(c, e);
+    ep_complete(c, sid, -ENOMEM, 0, NULL);
+    return -1;
 fail:
     ep_entry_free(c, e);
     return -1;
@@ -1340,6 +1455,9 @@ ep_release_all(vl_ep *c)
     }
     c->multishot = 0;
     c->ntimers = 0;
+    if (c->index)
+        memset(c->index, 0, (c->index_mask + 1) * sizeof(*c->index));
+    c->index_count = 0;
 }
 
 /* close() -> the completions nobody reaped: from now on submit/poll/cancel raise;
@@ -1401,6 +1519,7 @@ ep_dealloc(vl_ep *c)
         PyMem_Free(e);
     }
     PyMem_Free(c->fds);
+    PyMem_Free(c->index);
     PyMem_Free(c->timers);
     Py_CLEAR(c->ready);
     for (int k = 0; k < EP_KINDS; k++)
@@ -1508,6 +1627,8 @@ fast_epoll_core(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     c->nfds = 0;
     memset(&c->transient, 0, sizeof(c->transient));
     c->free_entries = NULL;
+    c->index = NULL;
+    c->index_mask = c->index_count = 0;
     c->timers = NULL;
     c->ntimers = c->timers_cap = 0;
     c->n_submitted = c->n_completed = c->n_cancelled = c->n_waits = 0;

@@ -414,3 +414,45 @@ def test_c_core_follows_the_tier(tmp_path: Path) -> None:
     if _platform.TIER == "asm":
         asm = _tier_counts("asm", tmp_path)
         assert asm == dict.fromkeys(TIER_FUNCS, 0), asm
+
+
+@pytest.mark.covers("linux.io.EpollDriver")
+@settings(max_examples=20, deadline=None)
+@given(order=st.permutations(range(48)), keep=st.sets(st.integers(0, 47), max_size=12),
+       gaps=st.lists(st.integers(0, 200), min_size=48, max_size=48))
+def test_c_core_cancel_finds_queued_ops_among_many(order: list[int], keep: set[int],
+                                                   gaps: list[int]) -> None:
+    """Cancel looks queued ops up by id (an index, not a scan of every descriptor):
+    48 Recvs queued 3 per socket, their ids spread by completed Nops in between (so
+    ids collide in the index); cancelling some in any order completes exactly those
+    with -ECANCELED, and the others still receive their peer's bytes in FIFO order."""
+    fast, _ = _drivers()
+    e = fast(IoEngineConfig(entries=64))
+    pairs = [socket.socketpair() for _ in range(16)]
+    try:
+        bufs = [bytearray(1) for _ in range(48)]
+        ids = []
+        for i in range(48):
+            for k in range(0, gaps[i], 40):
+                e.submit_many([ie.Nop()] * min(40, gaps[i] - k))
+                assert all(r.result == 0 for r in e.poll(0))
+            ids.append(e.submit(ie.Recv(pairs[i // 3][0].fileno(), bufs[i])))
+        for i in order:
+            if i not in keep:
+                e.cancel(ids[i])
+        e.cancel(ids[-1] + 1000)  # unknown: a no-op
+        for j, (_, b) in enumerate(pairs):
+            b.send(bytes([3 * j, 3 * j + 1, 3 * j + 2])[: sum(1 for i in keep if i // 3 == j)])
+        got = drain(e, 48)
+        assert sorted(got) == sorted(ids)
+        for i, sid in enumerate(ids):
+            assert got[sid].result == (1 if i in keep else -errno.ECANCELED)
+        for j in range(16):  # FIFO: the kept Recvs of a socket got its bytes in order
+            kept = [i for i in range(3 * j, 3 * j + 3) if i in keep]
+            assert [bufs[i][0] for i in kept] == [3 * j + k for k in range(len(kept))]
+        assert e.statistics()["cancelled"] == 48 - len(keep)
+    finally:
+        e.shutdown()
+        for a, b in pairs:
+            a.close()
+            b.close()
