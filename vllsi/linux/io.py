@@ -320,7 +320,7 @@ class IoUringDriver(EngineLifecycle):
         Raises: TypeError/ValueError (bad op, nothing submitted), WouldBlock at
         capacity, BadDescriptor after shutdown, the enter's error otherwise.
         """
-        sid: int = self._ring.submit(op)
+        sid: int = self._core.submit(op)
         return sid
 
     def submit_many(self, ops: Iterable[Any]) -> list[int]:
@@ -557,7 +557,7 @@ class IoUringDriver(EngineLifecycle):
         remaining time (PEP 475). Raises: TypeError/ValueError (bad timeout),
         BadDescriptor after shutdown, the enter's error (engine faults only).
         """
-        out: list[_ie.CompletionResult] = self._ring.poll(timeout)
+        out: list[_ie.CompletionResult] = self._core.poll(timeout)
         return out
 
     def cancel(self, submission_id: int) -> None:
