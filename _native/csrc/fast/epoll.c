@@ -1362,7 +1362,7 @@ ep_poll(vl_ep *c, PyObject *const *args, Py_ssize_t nargs)
         if (d <= 0.0)
             limit = 0;
         else if (d < 9.0e9) /* beyond ~285 years: no limit */
-            limit = (int64_t)(d * 1e9);
+            limit = d * 1e9 < 1.0 ? 1 : (int64_t)(d * 1e9); /* > 0 s is a wait, however short */
     }
     if (ep_enter(c, 1))
         return NULL;

@@ -61,6 +61,7 @@ STEP = st.one_of(
     st.tuples(st.just("close"), st.integers(0, 1)),
     st.tuples(st.just("shrunk"), st.integers(0, 1)),
     st.tuples(st.just("poll")),
+    st.tuples(st.just("pollt"), st.sampled_from([1e-12, 0.001])),
 )
 SCRIPT = st.lists(st.one_of(STEP, st.tuples(st.just("many"), st.lists(STEP, max_size=12))),
                   max_size=30)
@@ -125,12 +126,14 @@ def _run(cls: Any, script: list[Any], path: Path) -> list[Any]:
             try:
                 if kind == "poll":
                     record(e.poll(0))
+                elif kind == "pollt":
+                    record(e.poll(step[1]))
                 elif kind == "cancel_method":
                     e.cancel(ids[step[1] % len(ids)] if ids else 12345)
                     seen.append(("cancelled",))
                 elif kind == "many":
                     got = e.submit_many([op_for(s) for s in step[1] if s[0] not in
-                                         ("poll", "cancel_method")])
+                                         ("poll", "pollt", "cancel_method")])
                     ids.extend(got)
                     seen.append(("ids", got))
                 else:
