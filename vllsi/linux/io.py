@@ -103,6 +103,7 @@ It *cannot* promise:
 from __future__ import annotations
 
 import errno as _errno
+import struct as _struct
 import threading
 import time
 import warnings
@@ -143,6 +144,11 @@ IORING_UNREGISTER_BUFFERS: Final = 1
 IORING_REGISTER_FILES: Final = 2
 IORING_UNREGISTER_FILES: Final = 3
 IORING_REGISTER_PROBE: Final = 8
+IORING_REGISTER_PBUF_RING: Final = 22
+IORING_UNREGISTER_PBUF_RING: Final = 23
+IORING_CQE_F_BUFFER: Final = 1 << 0
+IORING_CQE_F_MORE: Final = 1 << 1
+IORING_CQE_BUFFER_SHIFT: Final = 16
 IORING_SETUP_COOP_TASKRUN: Final = 1 << 8
 IORING_SETUP_TASKRUN_FLAG: Final = 1 << 9
 # Completions are not forced on a task running Python (no interrupting IPI); they
@@ -160,10 +166,12 @@ _NR_MMAP: Final = _s.NR["mmap"]
 _NR_MUNMAP: Final = _s.NR["munmap"]
 _PROT_RW: Final = 0x1 | 0x2
 _MAP_SHARED_POPULATE: Final = 0x01 | 0x8000
+_MAP_PRIVATE_ANON: Final = 0x02 | 0x20 | 0x8000  # MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
 _ETIME: Final = _errno.ETIME
 _EINTR: Final = _errno.EINTR
 
 _graveyard: list[Any] = []  # rings the kernel never gave back: kept mapped and pinned
+_extras: tuple[bool, bool, str] | None = None  # (PBUF_RING, RECV_MULTISHOT, why): probed once
 
 
 def _mmap(fd: int, size: int, offset: int) -> int:
@@ -243,6 +251,7 @@ class IoUringDriver(EngineLifecycle):
         self._ring_fd = -1
         self._wakefd = -1
         self._ring: Any = None
+        self._pbufs: dict[int, tuple[int, int, list[memoryview]]] = {}  # group: ring, size, views
         if not _HAVE_RING:
             raise errors.unsupported("io_uring without the native extension",
                                      syscall="io_uring_setup")
@@ -269,7 +278,7 @@ class IoUringDriver(EngineLifecycle):
                   _ie.closed_error, _ie.would_block, self._sq_flags)
         # The hot paths are the ring's own C methods (the class methods below
         # document them and are what a subclass would override).
-        vars(self).update(submit=ring.submit, poll=ring.poll)
+        vars(self).update(submit=ring.submit, poll=ring.poll, recycle=ring.recycle)
         self._core: Any = ring
         self._closed = False
 
@@ -515,6 +524,151 @@ class IoUringDriver(EngineLifecycle):
             if status == 2:
                 raise _ie.would_block(ids, self.capacity)
 
+    # -- provided buffers and multishot recv ---------------------------------------
+    @staticmethod
+    def probe_multishot_recv() -> tuple[bool, str]:
+        """(True, "ok") if provided-buffer rings and multishot recv work here.
+
+        Probed once per process on a scratch ring: IORING_REGISTER_PBUF_RING
+        (Linux >= 5.19), then one IORING_OP_RECV with IORING_RECV_MULTISHOT (Linux
+        >= 6.0) over a socketpair. Else (False, why).
+        """
+        pbuf, recv, why = _probe_extras()
+        return (pbuf and recv), why
+
+    def provide_buffers(self, group: int, buffers: Iterable[Any]) -> None:
+        """io_uring_register(IORING_REGISTER_PBUF_RING): a ring of provided buffers.
+
+        Every buffer goes into the ring at once, its buffer id (``bid``) being its
+        index. :meth:`submit_recv_multishot` on ``group`` then lets the kernel pick a
+        buffer per received chunk. The ring memory is page-aligned anonymous memory
+        mapped here; each buffer stays exported (a bytearray cannot be resized, an
+        mmap cannot be closed) until :meth:`remove_buffers` or shutdown.
+
+        Args: group: the buffer group id, 0..65535. buffers: a power of two
+            (1..32768) of writable contiguous buffers of 1 byte..0x7ffff000 bytes
+            each (sizes may differ).
+        Raises: TypeError/ValueError (bad input, before any syscall);
+            AlreadyExists/EEXIST (the group exists); Unsupported (no
+            IORING_REGISTER_PBUF_RING: Linux < 5.19); ResourceExhausted/ENOMEM;
+            BadDescriptor after shutdown.
+        Availability: Linux >= 5.19 (io_uring).
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        bufs = buffers if type(buffers) is list else list(buffers)
+        core = self._core
+        size = core.pbuf_add(group, bufs)  # validates and pins; no syscall
+        addr = 0
+        try:
+            if not _probe_extras()[0]:
+                raise errors.unsupported(f"IORING_REGISTER_PBUF_RING ({_probe_extras()[2]})",
+                                         syscall="io_uring_register")
+            self._provide(group, size, bufs)
+        except BaseException:
+            addr = core.pbuf_drop(group)
+            if addr:
+                _s.syscall(_NR_MUNMAP, addr, size)
+            raise
+
+    def _provide(self, group: int, size: int, bufs: list[Any]) -> None:
+        """Map the ring of a group pinned by pbuf_add, fill it, register it."""
+        addr = _s.check(_s.syscall(_NR_MMAP, 0, size, _PROT_RW, _MAP_PRIVATE_ANON, -1, 0),
+                        "mmap")
+        try:
+            self._core.pbuf_attach(group, addr)
+        except BaseException:
+            _s.syscall(_NR_MUNMAP, addr, size)
+            raise
+        # (the caller's pbuf_drop returns addr from now on and unmaps it on failure)
+        _ev.io_uring_register(self._ring_fd, IORING_REGISTER_PBUF_RING,
+                              _buf_reg(addr, len(bufs), group), 1)
+        self._pbufs[group] = (addr, size, [memoryview(b).cast("B") for b in bufs])
+
+    def remove_buffers(self, group: int) -> None:
+        """io_uring_register(IORING_UNREGISTER_PBUF_RING): drop a provided-buffer ring.
+
+        Releases the buffers' exports and unmaps the ring.
+        Raises: TypeError/ValueError (not an int, or no such group); Busy/EBUSY
+            while a multishot recv on the group is in flight (cancel and reap it
+            first); BadDescriptor after shutdown.
+        Availability: Linux >= 5.19.
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        self._group(group)
+        if self._core.pbuf_state(group)[1]:
+            raise errors.from_errno(_errno.EBUSY, syscall="io_uring_register",
+                                    message=f"a multishot recv on group {group} is in flight")
+        _ev.io_uring_register(self._ring_fd, IORING_UNREGISTER_PBUF_RING,
+                              _buf_reg(0, 0, group), 1)
+        self._core.pbuf_drop(group)
+        addr, size = self._pbufs.pop(group)[:2]
+        _s.syscall(_NR_MUNMAP, addr, size)
+
+    def submit_recv_multishot(self, fd: Any, group: int, flags: int = 0) -> int:
+        """IORING_OP_RECV with IORING_RECV_MULTISHOT and IOSQE_BUFFER_SELECT from ``group``.
+
+        One submission, one :class:`~vllsi.io_engine.CompletionResult` per received
+        chunk under the returned id: ``result`` is the byte count (0: end of stream,
+        negative: -errno) and ``flags`` the CQE flags. With ``IORING_CQE_F_BUFFER``
+        set, the data is in buffer ``bid = flags >> 16`` (:meth:`provided`), which is
+        the caller's until :meth:`recycle`. The op stays in flight while ``more``
+        (IORING_CQE_F_MORE) is set; the completion without it is the last one: EOF
+        (0), an error, -ECANCELED after :meth:`cancel`, or -ENOBUFS when the ring ran
+        dry (recycle buffers, then submit again).
+
+        Args: fd: a socket. group: a group set up by :meth:`provide_buffers`.
+            flags: MSG_* flags for recv (not MSG_WAITALL).
+        Raises: TypeError/ValueError (bad input, unknown group: nothing submitted);
+            Unsupported (no IORING_RECV_MULTISHOT: Linux < 6.0); WouldBlock at
+            capacity; BadDescriptor after shutdown.
+        Availability: Linux >= 6.0 (io_uring).
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        f = _ie._fd(fd)
+        _ie._int_field(flags, "flags", 0, 0xFFFFFFFF)
+        self._group(group)
+        if not _probe_extras()[1]:
+            raise errors.unsupported(f"IORING_RECV_MULTISHOT ({_probe_extras()[2]})",
+                                     syscall="io_uring_enter")
+        sid: int = self._core.recv_multishot(f, group, flags)
+        return sid
+
+    def provided(self, group: int, bid: int, n: int) -> memoryview:
+        """The first ``n`` bytes of buffer ``bid`` of ``group`` (no syscall).
+
+        The bytes of a completion that carried IORING_CQE_F_BUFFER are valid until
+        that buffer is given back with :meth:`recycle`: from then on the kernel may
+        fill it again. Raises: TypeError/ValueError (unknown group, bid or n out of
+        range). Availability: Linux >= 5.19.
+        """
+        views = self._group(group)[2]
+        _ie._int_field(bid, "bid", 0, len(views) - 1)
+        v = views[bid]
+        _ie._int_field(n, "n", 0, len(v))
+        return v[:n]
+
+    def recycle(self, group: int, bid: int) -> None:
+        """Give buffer ``bid`` back to ``group``'s ring (no syscall).
+
+        Runs in C (bound to the instance): the entry is written at our tail, then the
+        tail is stored with release, so the kernel sees the entry before the tail.
+        Only a buffer a completion handed out can be recycled, once.
+        Raises: TypeError/ValueError (unknown group, bid out of range, a buffer that
+        is in the ring already); BadDescriptor after shutdown.
+        Availability: Linux >= 5.19.
+        """
+        self._core.recycle(group, bid)
+
+    def _group(self, group: int) -> tuple[int, int, list[memoryview]]:
+        _ie._int_field(group, "group", 0, 65535)
+        entry = self._pbufs.get(group)
+        if entry is None:
+            raise ValueError(f"no provided buffers in group {group}")
+        return entry
+
     # -- completion ---------------------------------------------------------------
     def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
         """Reap completions: None waits for one (or a wake), 0 never waits.
@@ -591,6 +745,13 @@ class IoUringDriver(EngineLifecycle):
         in_graveyard = self._ring is None
         self._ring = None
         self._release()
+        if in_graveyard:
+            _graveyard.append(self._pbufs)  # the kernel may still fill them: keep the maps
+        else:
+            for group, (addr, size, _views) in self._pbufs.items():
+                ring.pbuf_drop(group)  # nothing selects from it any more: unpin
+                _s.syscall(_NR_MUNMAP, addr, size)
+        self._pbufs = {}
         if not in_graveyard and ring.fixed_state()[0]:
             ring.unpin_buffers()  # every fixed op was reaped; the kernel pins its own pages
 
@@ -611,6 +772,53 @@ class IoUringDriver(EngineLifecycle):
                 "cancelled": self._cancelled, "waits": waits, "enters": enters,
                 "in_flight": 0 if self._ring is None else ring.state()[2]}
 
+
+
+def _buf_reg(addr: int, entries: int, group: int) -> bytes:
+    """struct io_uring_buf_reg {ring_addr, ring_entries, bgid, flags, resv[3]}."""
+    return _struct.pack("=QIHH3Q", addr, entries, group, 0, 0, 0, 0)
+
+
+def _probe_extras() -> tuple[bool, bool, str]:
+    global _extras
+    if _extras is None:
+        _extras = _run_extras_probe()
+    return _extras
+
+
+def _run_extras_probe() -> tuple[bool, bool, str]:
+    ok, why = IoUringDriver.probe()
+    if not ok:
+        return False, False, why
+    from vllsi.linux import net
+
+    e = IoUringDriver(_ie.IoEngineConfig(entries=2))
+    pair: tuple[int, ...] = ()
+    try:
+        buf = bytearray(16)
+        size = e._core.pbuf_add(0, [buf])
+        try:
+            e._provide(0, size, [buf])
+        except errors.VllsiError as exc:
+            addr = e._core.pbuf_drop(0)
+            if addr:
+                _s.syscall(_NR_MUNMAP, addr, size)
+            return False, False, f"IORING_REGISTER_PBUF_RING: {exc.strerror} (Linux < 5.19)"
+        pair = net.socketpair(net.AF_UNIX, net.SOCK_STREAM | net.SOCK_CLOEXEC)
+        net.sendto(pair[1], b"x")
+        sid = e._core.recv_multishot(pair[0], 0, 0)
+        for _ in range(10):  # the byte is there: the recv completes at once
+            got = [r for r in e.poll(0.5) if r.submission_id == sid]
+            if got:
+                res = got[0].result
+                if res == 1 and got[0].flags & IORING_CQE_F_BUFFER:
+                    return True, True, "ok"
+                return True, False, (f"IORING_RECV_MULTISHOT: result {res} (Linux < 6.0)")
+        return True, False, "IORING_RECV_MULTISHOT: no completion"
+    finally:
+        e.shutdown()
+        for fd in pair:
+            _s.syscall(_ops.NR_CLOSE, fd)
 
 
 def _u32_at(address: int) -> int:
