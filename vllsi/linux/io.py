@@ -69,8 +69,52 @@ spare the kernel the per-op page and file lookups. The ring is set up with
 completions are not forced on a task running Python by an interrupt; they are
 posted at its next io_uring_enter, which ``poll(0)`` makes when the kernel sets
 ``IORING_SQ_TASKRUN``. ``submit``/``poll`` themselves are C (the ring object's
-methods, bound to the driver instance). Not done yet: multishot recv with
-provided-buffer rings, user-visible linked ops.
+methods, bound to the driver instance). Multishot recv over provided-buffer
+rings is described below. Not done yet: user-visible linked ops.
+
+Provided buffers and multishot recv
+-----------------------------------
+``provide_buffers(group, buffers)`` registers a *provided-buffer ring*
+(``IORING_REGISTER_PBUF_RING``, Linux >= 5.19) for buffer group ``group``:
+a power-of-two array of ``struct io_uring_buf`` {addr, len, bid} in
+page-aligned anonymous memory the driver maps (``mmap`` through the raw
+syscall layer), every buffer added at once with ``bid`` = its index.
+``submit_recv_multishot(fd, group)`` (``IORING_OP_RECV`` with
+``IORING_RECV_MULTISHOT`` and ``IOSQE_BUFFER_SELECT``, Linux >= 6.0) is then one
+submission that completes once per received chunk, the kernel picking the next
+buffer of the ring each time: no buffer is tied up by a connection that is not
+sending, and there is no resubmission per message. Both are IoUringDriver
+extras, not part of the IOEngine contract (the epoll, sync and IOCP drivers do
+not have them); ``IoUringDriver.probe_multishot_recv()`` says whether this kernel
+has them (probed once, on a scratch ring), and the methods raise Unsupported
+where it does not.
+
+Ownership. The buffers are the caller's objects, exported (pinned) from
+``provide_buffers`` until ``remove_buffers`` or shutdown. Each buffer is owned
+either by the ring (the kernel may fill it at any time) or by the caller: a
+completion with ``IORING_CQE_F_BUFFER`` in ``flags`` hands buffer
+``bid = flags >> 16`` to the caller, its first ``result`` bytes being the data
+(``provided(group, bid, n)``). That data is valid until the caller gives the
+buffer back with ``recycle(group, bid)``; from then on the kernel may overwrite
+it. The driver tracks which buffers were handed out, so a buffer cannot be
+recycled twice (the ring can never hold more than its entries, and no entry the
+kernel has not consumed is overwritten). The multishot recv stays in flight
+(its slot pinned) while its completions carry ``IORING_CQE_F_MORE``; the
+completion without it is the last: 0 (end of stream), -errno, -ECANCELED
+after ``cancel``, or **-ENOBUFS when the ring ran dry** (every buffer handed out
+and none recycled yet). After -ENOBUFS no data is lost (it stays in the socket):
+recycle, then submit the recv again. ``remove_buffers`` refuses (Busy/EBUSY)
+while a multishot recv selects from the group.
+
+Memory ordering of a buffer ring. Its single index we write is the ring's
+16-bit *tail* (it overlays ``resv`` of entry 0, so entries are written field by
+field, never that field); the kernel owns the *head*, private to it, and loads
+our tail with acquire. Recycling writes the entry at ``tail & mask``, then
+stores the new tail with **release** (``vl_store_release16`` in
+``uring_ring.h``), so a kernel that sees the tail sees the entry; we learn
+which entries it consumed only from CQEs (rule 3 above: the CQ tail's acquire
+makes the CQE, and the kernel's head move before it, visible), which is why
+only a buffer a CQE handed out may be written back.
 
 What the epoll emulation can and cannot promise
 -----------------------------------------------
@@ -200,8 +244,10 @@ class IoUringDriver(EngineLifecycle):
 
     See the module docstring for the ring protocol, pinning, wake-up and timeouts.
     Besides the contract it offers :meth:`submit_reads`/:meth:`submit_writes`
-    (batches without op objects), ``params`` (what io_uring_setup reported) and
-    :meth:`probe`.
+    (batches without op objects), ``params`` (what io_uring_setup reported),
+    :meth:`probe`, registered buffers and files, and provided-buffer rings with
+    multishot recv (:meth:`provide_buffers`, :meth:`submit_recv_multishot`,
+    :meth:`provided`, :meth:`recycle`, :meth:`remove_buffers`).
 
     Args: config: IoEngineConfig (``entries`` = SQ ring size).
     Raises: Unsupported (io_uring refused, or the opcodes/features the contract
