@@ -69,8 +69,9 @@ spare the kernel the per-op page and file lookups. The ring is set up with
 completions are not forced on a task running Python by an interrupt; they are
 posted at its next io_uring_enter, which ``poll(0)`` makes when the kernel sets
 ``IORING_SQ_TASKRUN``. ``submit``/``poll`` themselves are C (the ring object's
-methods, bound to the driver instance). Multishot recv over provided-buffer
-rings is described below. Not done yet: user-visible linked ops.
+methods, bound to the driver instance). ``submit_linked`` chains ops with
+IOSQE_IO_LINK (in order; a failure cancels the rest with -ECANCELED). Multishot
+recv over provided-buffer rings is described below.
 
 Provided buffers and multishot recv
 -----------------------------------
@@ -374,7 +375,7 @@ class IoUringDriver(EngineLifecycle):
         Raises: TypeError/ValueError (bad op, nothing submitted), WouldBlock at
         capacity, BadDescriptor after shutdown, the enter's error otherwise.
         """
-        sid: int = self._ring.submit(op)
+        sid: int = self._core.submit(op)
         return sid
 
     def submit_many(self, ops: Iterable[Any]) -> list[int]:
@@ -442,6 +443,36 @@ class IoUringDriver(EngineLifecycle):
             if status == 2:
                 raise _ie.would_block(ids, self.capacity)
         return ids
+
+    def submit_linked(self, ops: Iterable[Any]) -> list[int]:
+        """Submit ops as one IOSQE_IO_LINK chain: each starts when the previous one
+        completed, and an op that fails (a negative result, or a short read or write)
+        cancels the rest, which complete with -ECANCELED. Every op still reports its
+        own completion, in chain order.
+
+        The chain goes to the kernel in one submission (links do not span
+        io_uring_enter calls), so it must fit the SQ ring (a Close takes two
+        entries: the cancel of its fd's queued ops, then the close).
+
+        Raises: TypeError/ValueError (a bad op, or a chain longer than the SQ ring:
+        nothing submitted); WouldBlock (fewer free slots than ops: nothing
+        submitted); BadDescriptor after shutdown.
+        Availability: Linux >= 5.3 (io_uring links).
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        batch = ops if type(ops) is list else list(ops)
+        ring = self._ring
+        ids, status = ring.prep_linked(batch)
+        if status == 1:  # SQ ring short of room: hand what is there to the kernel
+            ring.flush()
+            ids, status = ring.prep_linked(batch)
+        if status:
+            raise _ie.would_block([], self.capacity)
+        if self._eager:
+            ring.flush()
+        linked: list[int] = ids
+        return linked
 
     # -- registered buffers and files -------------------------------------------
     def register_buffers(self, buffers: Iterable[Any]) -> None:
@@ -726,7 +757,7 @@ class IoUringDriver(EngineLifecycle):
         remaining time (PEP 475). Raises: TypeError/ValueError (bad timeout),
         BadDescriptor after shutdown, the enter's error (engine faults only).
         """
-        out: list[_ie.CompletionResult] = self._ring.poll(timeout)
+        out: list[_ie.CompletionResult] = self._core.poll(timeout)
         return out
 
     def cancel(self, submission_id: int) -> None:

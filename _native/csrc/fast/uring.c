@@ -1855,6 +1855,62 @@ ring_recv_multishot(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
 }
 
 
+
+/* ---- Linked ops (IOSQE_IO_LINK) ----
+ * prep_linked(ops: list) -> (ids, status): the whole chain or nothing.
+ * status 0: in the SQ ring (published); 1: not enough SQ space (flush, retry);
+ * 2: not enough free slots (engine capacity). The chain is validated before any
+ * SQE is filled; a chain needing more SQEs than the ring holds is a ValueError
+ * (the kernel forms links only within one submission). */
+#define SQE_IO_LINK (1U << 2)
+
+static PyObject *
+ring_prep_linked(vl_ring *r, PyObject *ops)
+{
+    if (!PyList_Check(ops)) {
+        PyErr_SetString(PyExc_TypeError, "prep_linked(ops: list)");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(ops);
+    uint32_t need = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int kind = kind_of(r, PyList_GET_ITEM(ops, i));
+        if (kind < 0)
+            return NULL;
+        need += kind == K_CLOSE ? 2 : 1;
+    }
+    if (need > r->sq_entries) {
+        PyErr_Format(PyExc_ValueError, "a chain of %u SQEs does not fit the %u-entry SQ ring",
+                     need, r->sq_entries);
+        return NULL;
+    }
+    if ((Py_ssize_t)r->nfree < n)
+        return Py_BuildValue("(Ni)", PyList_New(0), 2);
+    if (sq_space(r) < need)
+        return Py_BuildValue("(Ni)", PyList_New(0), 1);
+    PyObject *ids = PyList_New(0);
+    if (!ids)
+        return NULL;
+    uint32_t tail0 = r->tail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *op = PyList_GET_ITEM(ops, i);
+        uint64_t ud;
+        if (ring_put(r, op, kind_of(r, op), &ud) < 0)
+            return ring_rollback(r, ids, tail0);
+        PyObject *id = PyLong_FromUnsignedLongLong(ud);
+        if (!id || PyList_Append(ids, id) < 0) {
+            Py_XDECREF(id);
+            return ring_rollback(r, ids, tail0);
+        }
+        Py_DECREF(id);
+        if (i + 1 < n) /* link this op's last SQE to the next op */
+            r->sqes[(r->tail - 1) & r->sq_mask].flags |= SQE_IO_LINK;
+    }
+    vl_store_release(r->sq_tail, r->tail);
+    r->n_submitted += (uint64_t)n;
+    return Py_BuildValue("(Ni)", ids, 0);
+}
+
 static PyMethodDef ring_methods[] = {
     {"prep", (PyCFunction)(void (*)(void))ring_prep, METH_FASTCALL,
      "prep(ops, start) -> (ids, next_index, status)"},
@@ -1884,6 +1940,8 @@ static PyMethodDef ring_methods[] = {
      "(registered buffers, fixed ops in flight)"},
     {"prep_fixed", (PyCFunction)(void (*)(void))ring_prep_fixed, METH_FASTCALL,
      "prep_fixed(fd, indices, offsets, write, start, fixed_file) -> (ids, next, status)"},
+    {"prep_linked", (PyCFunction)ring_prep_linked, METH_O,
+     "prep_linked(ops) -> (ids, status): an IOSQE_IO_LINK chain, all or nothing"},
     {"counters", (PyCFunction)ring_counters, METH_NOARGS,
      "(submitted, completed, waits, enters)"},
     {"pbuf_add", (PyCFunction)(void (*)(void))ring_pbuf_add, METH_FASTCALL,

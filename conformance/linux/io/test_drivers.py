@@ -278,3 +278,71 @@ def test_uring_registered_buffers_pin_and_errors(tmp_path: Path) -> None:
     buf.extend(b"x")  # shutdown released the registration and the op's pin
     with pytest.raises(errors.BadDescriptor):
         e.register_buffers([bytearray(1)])
+
+
+@pytest.mark.covers("linux.io.IoUringDriver")
+def test_uring_linked_chain_runs_in_order(tmp_path: Path) -> None:
+    """Write -> Fsync -> Read linked: the read sees the write; results in chain order."""
+    p = tmp_path / "chain"
+    p.write_bytes(b"\0" * 64)
+    fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
+    e = _uring(8)
+    try:
+        out = bytearray(5)
+        ids = e.submit_linked([ie.Write(fd, b"HELLO", None, 10), ie.Fsync(fd),
+                               ie.Read(fd, out, None, 10)])
+        got = drain(e, 3)
+        assert [got[i].result for i in ids] == [5, 0, 5]
+        assert bytes(out) == b"HELLO"
+    finally:
+        e.shutdown()
+        os.close(fd)
+
+
+@pytest.mark.covers("linux.io.IoUringDriver")
+def test_uring_linked_failure_cancels_the_rest(tmp_path: Path) -> None:
+    """A failing op breaks the chain: the ops after it complete with -ECANCELED and
+    never run (the file is untouched)."""
+    p = tmp_path / "chain"
+    p.write_bytes(b"\0" * 16)
+    fd = os.open(p, os.O_RDWR | os.O_CLOEXEC)
+    r, w = os.pipe()
+    os.close(w)
+    e = _uring(8)
+    try:
+        bad = os.open(p, os.O_RDONLY | os.O_CLOEXEC)  # a write on it fails with EBADF
+        ids = e.submit_linked([ie.Write(bad, b"x", None, 0), ie.Write(fd, b"NO", None, 0),
+                               ie.Close(r), ie.Nop()])
+        got = drain(e, 4)
+        assert got[ids[0]].result == -errno.EBADF
+        assert [got[i].result for i in ids[1:]] == [-errno.ECANCELED] * 3
+        assert os.pread(fd, 2, 0) == b"\0\0"
+        os.fstat(r)  # the linked Close never ran
+        os.close(bad)
+    finally:
+        e.shutdown()
+        os.close(fd)
+        os.close(r)
+
+
+@pytest.mark.covers("linux.io.IoUringDriver")
+def test_uring_linked_all_or_nothing() -> None:
+    e = _uring(4)  # SQ ring of 4, capacity 8
+    try:
+        with pytest.raises(TypeError):
+            e.submit_linked([ie.Nop(), "not an op"])
+        with pytest.raises(ValueError):
+            e.submit_linked([ie.Nop()] * 5)  # longer than the SQ ring
+        assert e.statistics()["submitted"] == 0
+        e.submit_many([ie.Timeout(60) for _ in range(6)])
+        with pytest.raises(errors.WouldBlock) as exc:
+            e.submit_linked([ie.Nop()] * 3)  # 2 free slots
+        assert exc.value.submitted == 0  # type: ignore[attr-defined]
+        assert e.submit_linked([]) == []
+        ids = e.submit_linked([ie.Nop(), ie.Nop()])
+        got = drain(e, 2)
+        assert [got[i].result for i in ids] == [0, 0]
+    finally:
+        e.shutdown()
+    with pytest.raises(errors.BadDescriptor):
+        e.submit_linked([ie.Nop()])
