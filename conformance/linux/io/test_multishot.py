@@ -73,45 +73,55 @@ def _collect(e: Any, sid: int, group: int, last: int = -1) -> tuple[bytes, Any]:
 
 
 _PEER = r"""
-import hashlib, os, random, socket, struct, sys, zlib
-s = socket.socket(fileno=int(sys.argv[1]))
-rng = random.Random(int(sys.argv[2]))
-h = hashlib.sha256()
-for i in range(int(sys.argv[3])):
+import hashlib, random, socket, struct, sys, zlib
+port, seed, count, nconn = map(int, sys.argv[1:5])
+conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(nconn)]
+for i, c in enumerate(conns):
+    c.sendall(struct.pack("=I", i))  # which connection this is
+rng = random.Random(seed)
+hashes = [hashlib.sha256() for _ in conns]
+for _ in range(count):  # messages interleaved over the connections
+    i = rng.randrange(nconn)
     p = rng.randbytes(rng.randint(1, 5000))
     m = struct.pack("=II", len(p), zlib.crc32(p)) + p
-    h.update(m)
-    s.sendall(m)
-s.shutdown(socket.SHUT_WR)
-print(h.hexdigest())
+    hashes[i].update(m)
+    conns[i].sendall(m)
+for c in conns:
+    c.shutdown(socket.SHUT_WR)
+print(" ".join(h.hexdigest() for h in hashes))
 """
 
 
 @pytest.mark.covers("linux.io.IoUringDriver")
 def test_multishot_recv_integrity_from_another_process() -> None:
-    """400 random-sized (1..5000 bytes) checksummed messages from a peer process
-    through 8 x 1 KiB provided buffers, recycled as consumed: every message intact,
-    the whole stream's sha256 matches the sender's; -ENOBUFS (ring dry) resubmitted."""
+    """A peer process sends 400 random-sized (1..5000 bytes) checksummed messages
+    interleaved over 4 TCP connections; one multishot recv per connection shares one
+    group of 8 x 1 KiB provided buffers, recycled as consumed: every message is
+    intact and each connection's sha256 matches the sender's. A recv that ends with
+    -ENOBUFS (ring dry) is submitted again; each ends with EOF (0)."""
     e = _ms()
-    a, b = socket.socketpair()
-    seed, count = random.randrange(1 << 30), 400
-    peer = subprocess.Popen(python_argv("-c", _PEER, str(b.fileno()), str(seed), str(count)),
-                            pass_fds=(b.fileno(),), stdout=subprocess.PIPE, text=True)
-    b.close()
-    group = 7
+    lsock = socket.create_server(("127.0.0.1", 0))
+    seed, count, nconn, group = random.randrange(1 << 30), 400, 4, 7
+    peer = subprocess.Popen(python_argv("-c", _PEER, str(lsock.getsockname()[1]), str(seed),
+                                        str(count), str(nconn)),
+                            stdout=subprocess.PIPE, text=True)
+    socks: list[socket.socket] = []
     try:
+        for _ in range(nconn):
+            c = lsock.accept()[0]
+            socks.insert(struct.unpack("=I", c.recv(4, socket.MSG_WAITALL))[0], c)
         e.provide_buffers(group, [bytearray(1024) for _ in range(8)])
-        stream = bytearray()
-        h = hashlib.sha256()
+        streams = [bytearray() for _ in socks]
+        hashes = [hashlib.sha256() for _ in socks]
+        conn_of = {e.submit_recv_multishot(c, group): i for i, c in enumerate(socks)}
         msgs = resubmits = 0
-        sid = e.submit_recv_multishot(a.fileno(), group)
-        done = False
-        while not done:
+        while conn_of:
             for r in _some(e, 60.0):
-                assert r.submission_id == sid
+                i = conn_of[r.submission_id]
                 if r.result > 0:
                     chunk = _take(e, group, r)
-                    h.update(chunk)
+                    hashes[i].update(chunk)
+                    stream = streams[i]
                     stream += chunk
                     while len(stream) >= 8:  # parse whole messages, check each
                         n, crc = struct.unpack_from("=II", stream)
@@ -121,22 +131,24 @@ def test_multishot_recv_integrity_from_another_process() -> None:
                         del stream[:8 + n]
                         msgs += 1
                 if not r.more:
+                    del conn_of[r.submission_id]
                     if r.result == -errno.ENOBUFS:
                         resubmits += 1
-                        sid = e.submit_recv_multishot(a.fileno(), group)
+                        conn_of[e.submit_recv_multishot(socks[i], group)] = i
                     else:
                         assert r.result == 0, r  # EOF ends it
-                        done = True
         out, _ = peer.communicate(timeout=60)
         assert peer.returncode == 0
-        assert msgs == count and not stream
-        print(f"{resubmits} resubmissions after -ENOBUFS")
-        assert h.hexdigest() == out.strip()
+        assert msgs == count and not any(streams)
+        assert [h.hexdigest() for h in hashes] == out.split()
         assert e.statistics()["in_flight"] == 0
         assert e._core.pbuf_state(group) == (8, 0, 0)  # every buffer went back
+        print(f"{resubmits} resubmissions after -ENOBUFS")
     finally:
         e.shutdown()
-        a.close()
+        lsock.close()
+        for c in socks:
+            c.close()
         if peer.poll() is None:
             peer.kill()
             peer.wait()
