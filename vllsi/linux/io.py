@@ -102,10 +102,15 @@ recycled twice (the ring can never hold more than its entries, and no entry the
 kernel has not consumed is overwritten). The multishot recv stays in flight
 (its slot pinned) while its completions carry ``IORING_CQE_F_MORE``; the
 completion without it is the last: 0 (end of stream), -errno, -ECANCELED
-after ``cancel``, or **-ENOBUFS when the ring ran dry** (every buffer handed out
-and none recycled yet). After -ENOBUFS no data is lost (it stays in the socket):
-recycle, then submit the recv again. ``remove_buffers`` refuses (Busy/EBUSY)
-while a multishot recv selects from the group.
+after ``cancel``, **-ENOBUFS when the ring ran dry** (every buffer handed out
+and none recycled yet), or **a chunk of data** (result > 0, with its buffer)
+when the kernel could not post another CQE because the CQ ring was full (recent
+kernels end a multishot request rather than let it grow the overflow backlog).
+In the last two cases no data is lost (the rest stays in the socket): take the
+data, recycle, then submit the recv again. ``remove_buffers`` refuses
+(Busy/EBUSY) while a multishot recv selects from the group. CQEs beyond the CQ
+ring wait in the kernel's backlog (``IORING_SQ_CQ_OVERFLOW``) until an
+io_uring_enter with GETEVENTS; ``poll(0)`` makes one when that flag is set.
 
 Memory ordering of a buffer ring. Its single index we write is the ring's
 16-bit *tail* (it overlays ``resv`` of entry 0, so entries are written field by
@@ -692,8 +697,9 @@ class IoUringDriver(EngineLifecycle):
         set, the data is in buffer ``bid = flags >> 16`` (:meth:`provided`), which is
         the caller's until :meth:`recycle`. The op stays in flight while ``more``
         (IORING_CQE_F_MORE) is set; the completion without it is the last one: EOF
-        (0), an error, -ECANCELED after :meth:`cancel`, or -ENOBUFS when the ring ran
-        dry (recycle buffers, then submit again).
+        (0), an error, -ECANCELED after :meth:`cancel`, -ENOBUFS when the ring ran
+        dry (recycle buffers, then submit again), or data (result > 0) when the CQ
+        ring was full (take it, then submit again).
 
         Args: fd: a socket. group: a group set up by :meth:`provide_buffers`.
             flags: MSG_* flags for recv (not MSG_WAITALL).

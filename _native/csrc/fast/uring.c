@@ -994,6 +994,7 @@ ring_owns(vl_ring *r, PyObject *arg)
 #define VL_ENTER_GETEVENTS (1U << 0)
 #define VL_ENTER_EXT_ARG (1U << 3)
 #define VL_SQ_TASKRUN (1U << 2)
+#define VL_SQ_CQ_OVERFLOW (1U << 1)
 
 static long
 ring_enter(vl_ring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags,
@@ -1235,8 +1236,12 @@ ring_poll(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             }
             if (!PyList_GET_SIZE(out)) {
                 /* COOP_TASKRUN: completions whose task work is pending are posted
-                 * only when we enter; the kernel says so with IORING_SQ_TASKRUN. */
-                if (r->sq_flags && (vl_load_acquire(r->sq_flags) & VL_SQ_TASKRUN)) {
+                 * only when we enter; the kernel says so with IORING_SQ_TASKRUN.
+                 * CQEs that overflowed the CQ ring (NODROP backlog, e.g. a burst
+                 * from a multishot op) are also moved in only by an enter with
+                 * GETEVENTS: IORING_SQ_CQ_OVERFLOW. */
+                if (r->sq_flags && (vl_load_acquire(r->sq_flags)
+                                    & (VL_SQ_TASKRUN | VL_SQ_CQ_OVERFLOW))) {
                     long rv = ring_enter(r, 0, 0, VL_ENTER_GETEVENTS, NULL, 0);
                     if (rv < 0 && rv != -EINTR && rv != -EAGAIN && rv != -EBUSY) {
                         Py_DECREF(out);
