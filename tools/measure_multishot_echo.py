@@ -125,7 +125,9 @@ def serve_multishot(e: Any, fds: list[int], bufsize: int, nbufs: int = 64) -> No
                     del recv[sid]
                     if res == -errno.ENOBUFS:
                         starved.append(fd)
-                    elif res <= 0:
+                    elif res > 0:  # ended because the CQ ring was full: rearm
+                        recv[ms(fd, 0)] = fd
+                    else:
                         submit(ie.Close(fd))
                         live -= 1
                 continue
