@@ -14,7 +14,9 @@ is the cost measure.
 
     python tools/measure_multishot_echo.py [ROUNDS] [MESSAGES] [PxC] [SIZE]
 
-Servers (both on the public engine API, eager submission, 64 KiB buffers):
+Servers (both on the public engine API, 64 KiB buffers; ``batch_submit=True`` as
+benchmarks/bench_echo.py, so one io_uring_enter per poll both submits and waits;
+``ECHO_BATCH=0`` for eager submission, one enter per op):
 
 - ``recv``: per connection one Recv op, resubmitted after each echo (Recv -> Send
   -> Recv), as conformance/_support/echo.py.
@@ -158,7 +160,8 @@ def server_main(mode: str, nconn: int) -> None:
     from vllsi.linux.io import IoUringDriver
 
     pin_server()
-    e = IoUringDriver(IoEngineConfig(entries=256))
+    batch = os.environ.get("ECHO_BATCH", "1") != "0"
+    e = IoUringDriver(IoEngineConfig(entries=256, batch_submit=batch))
     lfd, port = _listen()
     print(port, flush=True)
     fds = _accept_all(e, lfd, nconn)
@@ -178,7 +181,8 @@ def main() -> None:
     size = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
     plan = _loadgen.cpu_plan()
     print(f"{procs}x{conns} clients, {size}-byte messages, {messages} per connection "
-          f"per round, {rounds} rounds each; {plan.note}")
+          f"per round, {rounds} rounds each; batch_submit="
+          f"{os.environ.get('ECHO_BATCH', '1') != '0'}; {plan.note}")
     results: dict[str, dict[str, list[float]]] = {}
     for i in range(2 * rounds):
         mode = ("recv", "multishot")[i % 2]
