@@ -641,7 +641,6 @@ class IoUringDriver(EngineLifecycle):
         bufs = buffers if type(buffers) is list else list(buffers)
         core = self._core
         size = core.pbuf_add(group, bufs)  # validates and pins; no syscall
-        addr = 0
         try:
             if not _probe_extras()[0]:
                 raise errors.unsupported(f"IORING_REGISTER_PBUF_RING ({_probe_extras()[2]})",
@@ -882,11 +881,13 @@ def _run_extras_probe() -> tuple[bool, bool, str]:
         size = e._core.pbuf_add(0, [buf])
         try:
             e._provide(0, size, [buf])
-        except errors.VllsiError as exc:
+        except BaseException as exc:
             addr = e._core.pbuf_drop(0)
             if addr:
                 _s.syscall(_NR_MUNMAP, addr, size)
-            return False, False, f"IORING_REGISTER_PBUF_RING: {exc.strerror} (Linux < 5.19)"
+            if isinstance(exc, errors.VllsiError) and exc.errno == _errno.EINVAL:
+                return False, False, "IORING_REGISTER_PBUF_RING refused: EINVAL (Linux < 5.19)"
+            raise  # anything else (ENOMEM...) is not an answer: not cached
         pair = net.socketpair(net.AF_UNIX, net.SOCK_STREAM | net.SOCK_CLOEXEC)
         net.sendto(pair[1], b"x")
         sid = e._core.recv_multishot(pair[0], 0, 0)
@@ -896,7 +897,9 @@ def _run_extras_probe() -> tuple[bool, bool, str]:
                 res = got[0].result
                 if res == 1 and got[0].flags & IORING_CQE_F_BUFFER:
                     return True, True, "ok"
-                return True, False, (f"IORING_RECV_MULTISHOT: result {res} (Linux < 6.0)")
+                if res == -_errno.EINVAL:
+                    return True, False, "IORING_RECV_MULTISHOT refused: EINVAL (Linux < 6.0)"
+                return True, False, f"IORING_RECV_MULTISHOT: result {res}"
         return True, False, "IORING_RECV_MULTISHOT: no completion"
     finally:
         e.shutdown()

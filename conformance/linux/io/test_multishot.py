@@ -451,3 +451,30 @@ def test_provided_buffer_ring_layout_matches_headers() -> None:
     assert lines[0] == lines[1] == "16 0 8 12 14"
     assert lines[2] == "14 40"
     assert _buf_reg(0x1122334455667788, 0x99AABBCC, 0xDDEE).hex() == lines[3]
+
+
+@pytest.mark.covers("linux.io.IoUringDriver")
+def test_without_kernel_support_methods_raise_unsupported(monkeypatch: Any) -> None:
+    """What a kernel without PBUF_RING (< 5.19) or RECV_MULTISHOT (< 6.0) gets: the
+    probe's cached answer is set to those verdicts (this kernel has both)."""
+    from vllsi.linux import io
+
+    e = _ms()
+    a, b = socket.socketpair()
+    buf = bytearray(8)
+    try:
+        monkeypatch.setattr(io, "_extras", (False, False, "no PBUF_RING (test)"))
+        assert io.IoUringDriver.probe_multishot_recv() == (False, "no PBUF_RING (test)")
+        with pytest.raises(errors.Unsupported):
+            e.provide_buffers(0, [buf])
+        buf.extend(b"x")  # nothing stayed pinned
+        monkeypatch.setattr(io, "_extras", (True, True, "ok"))
+        e.provide_buffers(0, [buf])
+        monkeypatch.setattr(io, "_extras", (True, False, "no RECV_MULTISHOT (test)"))
+        with pytest.raises(errors.Unsupported):
+            e.submit_recv_multishot(a.fileno(), 0)
+        assert e.statistics()["submitted"] == 0
+    finally:
+        e.shutdown()
+        a.close()
+        b.close()
