@@ -4,6 +4,7 @@ recv (IORING_RECV_MULTISHOT), over real sockets and a real peer process."""
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
 import os
 import random
@@ -160,7 +161,8 @@ def test_multishot_recv_enobufs_then_resume_after_recycle() -> None:
     e = _ms()
     a, b = socket.socketpair()
     try:
-        e.provide_buffers(0, [bytearray(8), bytearray(8)])
+        e.provide_buffers(0, [bytearray(8), bytearray(8)])  # referenced by the engine only
+        gc.collect()
         data = os.urandom(24)
         b.sendall(data)
         sid = e.submit_recv_multishot(a, 0)
