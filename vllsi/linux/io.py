@@ -629,7 +629,7 @@ class IoUringDriver(EngineLifecycle):
 
         Args: group: the buffer group id, 0..65535. buffers: a power of two
             (1..32768) of writable contiguous buffers of 1 byte..0x7ffff000 bytes
-            each (sizes may differ).
+            each (sizes may differ; no two may share memory).
         Raises: TypeError/ValueError (bad input, before any syscall);
             AlreadyExists/EEXIST (the group exists); Unsupported (no
             IORING_REGISTER_PBUF_RING: Linux < 5.19); ResourceExhausted/ENOMEM;

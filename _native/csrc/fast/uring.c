@@ -1579,6 +1579,35 @@ pbuf_taken(vl_ring *r, vl_slot *s, uint32_t cqe_flags)
 }
 
 static int
+pbuf_cmp_addr(const void *a, const void *b)
+{
+    const Py_buffer *x = *(const Py_buffer *const *)a, *y = *(const Py_buffer *const *)b;
+    uintptr_t p = (uintptr_t)x->buf, q = (uintptr_t)y->buf;
+    return p < q ? -1 : p > q;
+}
+
+/* 1 when two of the n views share a byte (the kernel would fill one chunk over
+ * another the caller still reads), 0 if not, -1 on memory error. */
+static int
+pbuf_overlap(Py_buffer *views, Py_ssize_t n)
+{
+    Py_buffer **order = PyMem_Malloc((size_t)n * sizeof(Py_buffer *));
+    if (!order) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        order[i] = &views[i];
+    qsort(order, (size_t)n, sizeof(Py_buffer *), pbuf_cmp_addr);
+    int hit = 0;
+    for (Py_ssize_t i = 1; i < n && !hit; i++)
+        hit = (uintptr_t)order[i - 1]->buf + (uintptr_t)order[i - 1]->len
+              > (uintptr_t)order[i]->buf;
+    PyMem_Free(order);
+    return hit;
+}
+
+static int
 pbuf_group_arg(PyObject *o, long long *out)
 {
     if (PyBool_Check(o) || !PyLong_Check(o)) {
@@ -1648,6 +1677,13 @@ ring_pbuf_add(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             PyBuffer_Release(&views[i]);
             goto fail;
         }
+    }
+    int overlap = pbuf_overlap(views, n);
+    if (overlap) {
+        if (overlap > 0)
+            PyErr_SetString(PyExc_ValueError, "provided buffers overlap (the same memory "
+                            "given twice)");
+        goto fail;
     }
     vl_pbuf *g = &r->pbufs[r->npbufs++];
     g->bgid = (uint32_t)bgid;

@@ -389,6 +389,15 @@ def test_provided_buffers_bad_input_before_any_syscall() -> None:
             e.provide_buffers(0, [bytearray(1), "text"])
         with pytest.raises(ValueError):
             e.provide_buffers(0, [bytearray(1), bytearray(0)])
+        with pytest.raises(ValueError):
+            e.provide_buffers(0, [ok, ok])  # the same memory twice
+        big = bytearray(64)
+        m = memoryview(big)
+        with pytest.raises(ValueError):
+            e.provide_buffers(0, [m[0:16], m[32:48], m[40:56], m[48:64]])  # 2 overlap
+        e.provide_buffers(9, [m[0:16], m[16:32], m[32:48], m[48:64]])  # adjacent: fine
+        e.remove_buffers(9)
+        m.release()
         ok.extend(b"x")  # the failed calls pinned nothing
         with pytest.raises(ValueError):
             e.recycle(0, 0)  # unknown group
