@@ -109,7 +109,7 @@ def test_read_write_at_offsets(engine: Any, datafile: tuple[int, bytes]) -> None
 
 
 class _TaggedRead(ie.Read):
-    """A user subclass of an op."""
+    """A user subclass of an op (with a slot of its own)."""
 
     __slots__ = ("tag",)
 
@@ -117,15 +117,12 @@ class _TaggedRead(ie.Read):
         super().__init__(fd, buf, None, offset)
         object.__setattr__(self, "tag", tag)
 
-    @property
-    def len(self) -> int | None:  # type: ignore[override]
-        return 8  # a subclass may compute a field: the driver must ask it
-
 
 @pytest.mark.covers(*CORE, "io_engine.Read")
 def test_op_subclasses_are_refused(engine: Any, datafile: tuple[int, bytes]) -> None:
-    """Every driver takes the exact op classes only (a subclass could compute a
-    field behind the engine's checks and pinning): TypeError, nothing submitted."""
+    """Every driver takes the exact op classes only (a subclass could override a
+    field with a property behind the engine's checks and pinning): TypeError,
+    nothing submitted."""
     fd, _ = datafile
     buf = bytearray(64)
     with pytest.raises(TypeError, match="not an engine op"):

@@ -188,3 +188,20 @@ def test_op_initialiser_is_accelerated_on_linux() -> None:
     r = ie.Read(3, bytearray(4))  # instance creation goes through it: defaults filled
     assert (r.fd, r.len, r.offset) == (3, None, -1)
     assert ie.Send(3, b"x", flags=4).flags == 4  # keywords: the reference
+
+
+def test_op_initialiser_subclass_takes_the_reference() -> None:
+    """A subclass that turns a field into a property gets the reference's behaviour
+    (AttributeError: the property has no setter), never a slot write behind it."""
+
+    class Computed(ie.Read):
+        __slots__ = ()
+
+        @property
+        def len(self) -> int:  # type: ignore[override]
+            return 8
+
+    with pytest.raises(AttributeError):
+        Computed(3, bytearray(4))
+    with pytest.raises(AttributeError):
+        ie.PY_INIT[ie.Read](object.__new__(Computed), 3, bytearray(4))

@@ -119,7 +119,9 @@ static PyObject *
 opinit_call(vl_opinit *o, PyObject *const *args, size_t nargsf, PyObject *kw)
 {
     Py_ssize_t n = PyVectorcall_NARGS(nargsf);
-    if ((kw && PyTuple_GET_SIZE(kw)) || n < 3 || n > 5 || !PyObject_TypeCheck(args[0], o->cls))
+    /* Exact class only: a subclass may turn a field into a property (the reference
+     * then raises where a slot write would bypass it). */
+    if ((kw && PyTuple_GET_SIZE(kw)) || n < 3 || n > 5 || Py_TYPE(args[0]) != o->cls)
         goto slow;
     PyObject *self = args[0], *fd = args[1], *buf = args[2];
     PyObject *len = n > 3 ? args[3] : Py_None;
