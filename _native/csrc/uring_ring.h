@@ -40,6 +40,16 @@ struct vl_cqe {
     uint32_t flags;
 };
 
+/* struct io_uring_buf: one entry of a provided-buffer ring (IORING_REGISTER_PBUF_RING).
+ * The ring's 16-bit tail overlays resv of entry 0 (struct io_uring_buf_ring): never
+ * write that field as part of an entry. */
+struct vl_buf {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t bid;
+    uint16_t resv;
+};
+
 struct vl_timespec {
     int64_t tv_sec;
     int64_t tv_nsec;
@@ -61,6 +71,14 @@ static inline uint32_t
 vl_load_relaxed(const uint32_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* The provided-buffer ring's tail is 16 bits; we own it, the kernel loads it with
+ * acquire before reading the entries below it. */
+static inline void
+vl_store_release16(uint16_t *p, uint16_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
 #endif

@@ -70,8 +70,57 @@ completions are not forced on a task running Python by an interrupt; they are
 posted at its next io_uring_enter, which ``poll(0)`` makes when the kernel sets
 ``IORING_SQ_TASKRUN``. ``submit``/``poll`` themselves are C (the ring object's
 methods, bound to the driver instance). ``submit_linked`` chains ops with
-IOSQE_IO_LINK (in order; a failure cancels the rest with -ECANCELED). Not done
-yet: multishot recv with provided-buffer rings.
+IOSQE_IO_LINK (in order; a failure cancels the rest with -ECANCELED). Multishot
+recv over provided-buffer rings is described below.
+
+Provided buffers and multishot recv
+-----------------------------------
+``provide_buffers(group, buffers)`` registers a *provided-buffer ring*
+(``IORING_REGISTER_PBUF_RING``, Linux >= 5.19) for buffer group ``group``:
+a power-of-two array of ``struct io_uring_buf`` {addr, len, bid} in
+page-aligned anonymous memory the driver maps (``mmap`` through the raw
+syscall layer), every buffer added at once with ``bid`` = its index.
+``submit_recv_multishot(fd, group)`` (``IORING_OP_RECV`` with
+``IORING_RECV_MULTISHOT`` and ``IOSQE_BUFFER_SELECT``, Linux >= 6.0) is then one
+submission that completes once per received chunk, the kernel picking the next
+buffer of the ring each time: no buffer is tied up by a connection that is not
+sending, and there is no resubmission per message. Both are IoUringDriver
+extras, not part of the IOEngine contract (the epoll, sync and IOCP drivers do
+not have them); ``IoUringDriver.probe_multishot_recv()`` says whether this kernel
+has them (probed once, on a scratch ring), and the methods raise Unsupported
+where it does not.
+
+Ownership. The buffers are the caller's objects, exported (pinned) from
+``provide_buffers`` until ``remove_buffers`` or shutdown. Each buffer is owned
+either by the ring (the kernel may fill it at any time) or by the caller: a
+completion with ``IORING_CQE_F_BUFFER`` in ``flags`` hands buffer
+``bid = flags >> 16`` to the caller, its first ``result`` bytes being the data
+(``provided(group, bid, n)``). That data is valid until the caller gives the
+buffer back with ``recycle(group, bid)``; from then on the kernel may overwrite
+it. The driver tracks which buffers were handed out, so a buffer cannot be
+recycled twice (the ring can never hold more than its entries, and no entry the
+kernel has not consumed is overwritten). The multishot recv stays in flight
+(its slot pinned) while its completions carry ``IORING_CQE_F_MORE``; the
+completion without it is the last: 0 (end of stream), -errno, -ECANCELED
+after ``cancel``, **-ENOBUFS when the ring ran dry** (every buffer handed out
+and none recycled yet), or **a chunk of data** (result > 0, with its buffer)
+when the kernel could not post another CQE because the CQ ring was full (recent
+kernels end a multishot request rather than let it grow the overflow backlog).
+In the last two cases no data is lost (the rest stays in the socket): take the
+data, recycle, then submit the recv again. ``remove_buffers`` refuses
+(Busy/EBUSY) while a multishot recv selects from the group. CQEs beyond the CQ
+ring wait in the kernel's backlog (``IORING_SQ_CQ_OVERFLOW``) until an
+io_uring_enter with GETEVENTS; ``poll(0)`` makes one when that flag is set.
+
+Memory ordering of a buffer ring. Its single index we write is the ring's
+16-bit *tail* (it overlays ``resv`` of entry 0, so entries are written field by
+field, never that field); the kernel owns the *head*, private to it, and loads
+our tail with acquire. Recycling writes the entry at ``tail & mask``, then
+stores the new tail with **release** (``vl_store_release16`` in
+``uring_ring.h``), so a kernel that sees the tail sees the entry; we learn
+which entries it consumed only from CQEs (rule 3 above: the CQ tail's acquire
+makes the CQE, and the kernel's head move before it, visible), which is why
+only a buffer a CQE handed out may be written back.
 
 What the epoll emulation can and cannot promise
 -----------------------------------------------
@@ -104,6 +153,7 @@ It *cannot* promise:
 from __future__ import annotations
 
 import errno as _errno
+import struct as _struct
 import threading
 import time
 import warnings
@@ -144,6 +194,11 @@ IORING_UNREGISTER_BUFFERS: Final = 1
 IORING_REGISTER_FILES: Final = 2
 IORING_UNREGISTER_FILES: Final = 3
 IORING_REGISTER_PROBE: Final = 8
+IORING_REGISTER_PBUF_RING: Final = 22
+IORING_UNREGISTER_PBUF_RING: Final = 23
+IORING_CQE_F_BUFFER: Final = 1 << 0
+IORING_CQE_F_MORE: Final = 1 << 1
+IORING_CQE_BUFFER_SHIFT: Final = 16
 IORING_SETUP_COOP_TASKRUN: Final = 1 << 8
 IORING_SETUP_TASKRUN_FLAG: Final = 1 << 9
 # Completions are not forced on a task running Python (no interrupting IPI); they
@@ -161,10 +216,12 @@ _NR_MMAP: Final = _s.NR["mmap"]
 _NR_MUNMAP: Final = _s.NR["munmap"]
 _PROT_RW: Final = 0x1 | 0x2
 _MAP_SHARED_POPULATE: Final = 0x01 | 0x8000
+_MAP_PRIVATE_ANON: Final = 0x02 | 0x20 | 0x8000  # MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
 _ETIME: Final = _errno.ETIME
 _EINTR: Final = _errno.EINTR
 
 _graveyard: list[Any] = []  # rings the kernel never gave back: kept mapped and pinned
+_extras: tuple[bool, bool, str] | None = None  # (PBUF_RING, RECV_MULTISHOT, why): probed once
 
 
 def _mmap(fd: int, size: int, offset: int) -> int:
@@ -193,8 +250,10 @@ class IoUringDriver(EngineLifecycle):
 
     See the module docstring for the ring protocol, pinning, wake-up and timeouts.
     Besides the contract it offers :meth:`submit_reads`/:meth:`submit_writes`
-    (batches without op objects), ``params`` (what io_uring_setup reported) and
-    :meth:`probe`.
+    (batches without op objects), ``params`` (what io_uring_setup reported),
+    :meth:`probe`, registered buffers and files, and provided-buffer rings with
+    multishot recv (:meth:`provide_buffers`, :meth:`submit_recv_multishot`,
+    :meth:`provided`, :meth:`recycle`, :meth:`remove_buffers`).
 
     Args: config: IoEngineConfig (``entries`` = SQ ring size).
     Raises: Unsupported (io_uring refused, or the opcodes/features the contract
@@ -244,6 +303,7 @@ class IoUringDriver(EngineLifecycle):
         self._ring_fd = -1
         self._wakefd = -1
         self._ring: Any = None
+        self._pbufs: dict[int, tuple[int, int, list[memoryview]]] = {}  # group: ring, size, views
         if not _HAVE_RING:
             raise errors.unsupported("io_uring without the native extension",
                                      syscall="io_uring_setup")
@@ -270,7 +330,7 @@ class IoUringDriver(EngineLifecycle):
                   _ie.closed_error, _ie.would_block, self._sq_flags)
         # The hot paths are the ring's own C methods (the class methods below
         # document them and are what a subclass would override).
-        vars(self).update(submit=ring.submit, poll=ring.poll)
+        vars(self).update(submit=ring.submit, poll=ring.poll, recycle=ring.recycle)
         self._core: Any = ring
         self._closed = False
 
@@ -546,6 +606,151 @@ class IoUringDriver(EngineLifecycle):
             if status == 2:
                 raise _ie.would_block(ids, self.capacity)
 
+    # -- provided buffers and multishot recv ---------------------------------------
+    @staticmethod
+    def probe_multishot_recv() -> tuple[bool, str]:
+        """(True, "ok") if provided-buffer rings and multishot recv work here.
+
+        Probed once per process on a scratch ring: IORING_REGISTER_PBUF_RING
+        (Linux >= 5.19), then one IORING_OP_RECV with IORING_RECV_MULTISHOT (Linux
+        >= 6.0) over a socketpair. Else (False, why).
+        """
+        pbuf, recv, why = _probe_extras()
+        return (pbuf and recv), why
+
+    def provide_buffers(self, group: int, buffers: Iterable[Any]) -> None:
+        """io_uring_register(IORING_REGISTER_PBUF_RING): a ring of provided buffers.
+
+        Every buffer goes into the ring at once, its buffer id (``bid``) being its
+        index. :meth:`submit_recv_multishot` on ``group`` then lets the kernel pick a
+        buffer per received chunk. The ring memory is page-aligned anonymous memory
+        mapped here; each buffer stays exported (a bytearray cannot be resized, an
+        mmap cannot be closed) until :meth:`remove_buffers` or shutdown.
+
+        Args: group: the buffer group id, 0..65535. buffers: a power of two
+            (1..32768) of writable contiguous buffers of 1 byte..0x7ffff000 bytes
+            each (sizes may differ; no two may share memory).
+        Raises: TypeError/ValueError (bad input, before any syscall);
+            AlreadyExists/EEXIST (the group exists); Unsupported (no
+            IORING_REGISTER_PBUF_RING: Linux < 5.19); ResourceExhausted/ENOMEM;
+            BadDescriptor after shutdown.
+        Availability: Linux >= 5.19 (io_uring).
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        bufs = buffers if type(buffers) is list else list(buffers)
+        core = self._core
+        size = core.pbuf_add(group, bufs)  # validates and pins; no syscall
+        try:
+            if not _probe_extras()[0]:
+                raise errors.unsupported(f"IORING_REGISTER_PBUF_RING ({_probe_extras()[2]})",
+                                         syscall="io_uring_register")
+            self._provide(group, size, bufs)
+        except BaseException:
+            addr = core.pbuf_drop(group)
+            if addr:
+                _s.syscall(_NR_MUNMAP, addr, size)
+            raise
+
+    def _provide(self, group: int, size: int, bufs: list[Any]) -> None:
+        """Map the ring of a group pinned by pbuf_add, fill it, register it."""
+        addr = _s.check(_s.syscall(_NR_MMAP, 0, size, _PROT_RW, _MAP_PRIVATE_ANON, -1, 0),
+                        "mmap")
+        try:
+            self._core.pbuf_attach(group, addr)
+        except BaseException:
+            _s.syscall(_NR_MUNMAP, addr, size)
+            raise
+        # (the caller's pbuf_drop returns addr from now on and unmaps it on failure)
+        _ev.io_uring_register(self._ring_fd, IORING_REGISTER_PBUF_RING,
+                              _buf_reg(addr, len(bufs), group), 1)
+        self._pbufs[group] = (addr, size, [memoryview(b).cast("B") for b in bufs])
+
+    def remove_buffers(self, group: int) -> None:
+        """io_uring_register(IORING_UNREGISTER_PBUF_RING): drop a provided-buffer ring.
+
+        Releases the buffers' exports and unmaps the ring.
+        Raises: TypeError/ValueError (not an int, or no such group); Busy/EBUSY
+            while a multishot recv on the group is in flight (cancel and reap it
+            first); BadDescriptor after shutdown.
+        Availability: Linux >= 5.19.
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        self._group(group)
+        if self._core.pbuf_state(group)[1]:
+            raise errors.from_errno(_errno.EBUSY, syscall="io_uring_register",
+                                    message=f"a multishot recv on group {group} is in flight")
+        _ev.io_uring_register(self._ring_fd, IORING_UNREGISTER_PBUF_RING,
+                              _buf_reg(0, 0, group), 1)
+        self._core.pbuf_drop(group)
+        addr, size = self._pbufs.pop(group)[:2]
+        _s.syscall(_NR_MUNMAP, addr, size)
+
+    def submit_recv_multishot(self, fd: Any, group: int, flags: int = 0) -> int:
+        """IORING_OP_RECV with IORING_RECV_MULTISHOT and IOSQE_BUFFER_SELECT from ``group``.
+
+        One submission, one :class:`~vllsi.io_engine.CompletionResult` per received
+        chunk under the returned id: ``result`` is the byte count (0: end of stream,
+        negative: -errno) and ``flags`` the CQE flags. With ``IORING_CQE_F_BUFFER``
+        set, the data is in buffer ``bid = flags >> 16`` (:meth:`provided`), which is
+        the caller's until :meth:`recycle`. The op stays in flight while ``more``
+        (IORING_CQE_F_MORE) is set; the completion without it is the last one: EOF
+        (0), an error, -ECANCELED after :meth:`cancel`, -ENOBUFS when the ring ran
+        dry (recycle buffers, then submit again), or data (result > 0) when the CQ
+        ring was full (take it, then submit again).
+
+        Args: fd: a socket. group: a group set up by :meth:`provide_buffers`.
+            flags: MSG_* flags for recv (not MSG_WAITALL).
+        Raises: TypeError/ValueError (bad input, unknown group: nothing submitted);
+            Unsupported (no IORING_RECV_MULTISHOT: Linux < 6.0); WouldBlock at
+            capacity; BadDescriptor after shutdown.
+        Availability: Linux >= 6.0 (io_uring).
+        """
+        if self._closed:
+            raise _ie.closed_error()
+        f = _ie._fd(fd)
+        _ie._int_field(flags, "flags", 0, 0xFFFFFFFF)
+        self._group(group)
+        if not _probe_extras()[1]:
+            raise errors.unsupported(f"IORING_RECV_MULTISHOT ({_probe_extras()[2]})",
+                                     syscall="io_uring_enter")
+        sid: int = self._core.recv_multishot(f, group, flags)
+        return sid
+
+    def provided(self, group: int, bid: int, n: int) -> memoryview:
+        """The first ``n`` bytes of buffer ``bid`` of ``group`` (no syscall).
+
+        The bytes of a completion that carried IORING_CQE_F_BUFFER are valid until
+        that buffer is given back with :meth:`recycle`: from then on the kernel may
+        fill it again. Raises: TypeError/ValueError (unknown group, bid or n out of
+        range). Availability: Linux >= 5.19.
+        """
+        views = self._group(group)[2]
+        _ie._int_field(bid, "bid", 0, len(views) - 1)
+        v = views[bid]
+        _ie._int_field(n, "n", 0, len(v))
+        return v[:n]
+
+    def recycle(self, group: int, bid: int) -> None:
+        """Give buffer ``bid`` back to ``group``'s ring (no syscall).
+
+        Runs in C (bound to the instance): the entry is written at our tail, then the
+        tail is stored with release, so the kernel sees the entry before the tail.
+        Only a buffer a completion handed out can be recycled, once.
+        Raises: TypeError/ValueError (unknown group, bid out of range, a buffer that
+        is in the ring already); BadDescriptor after shutdown.
+        Availability: Linux >= 5.19.
+        """
+        self._core.recycle(group, bid)
+
+    def _group(self, group: int) -> tuple[int, int, list[memoryview]]:
+        _ie._int_field(group, "group", 0, 65535)
+        entry = self._pbufs.get(group)
+        if entry is None:
+            raise ValueError(f"no provided buffers in group {group}")
+        return entry
+
     # -- completion ---------------------------------------------------------------
     def poll(self, timeout: float | None = None) -> list[_ie.CompletionResult]:
         """Reap completions: None waits for one (or a wake), 0 never waits.
@@ -622,6 +827,13 @@ class IoUringDriver(EngineLifecycle):
         in_graveyard = self._ring is None
         self._ring = None
         self._release()
+        if in_graveyard:
+            _graveyard.append(self._pbufs)  # the kernel may still fill them: keep the maps
+        else:
+            for group, (addr, size, _views) in self._pbufs.items():
+                ring.pbuf_drop(group)  # nothing selects from it any more: unpin
+                _s.syscall(_NR_MUNMAP, addr, size)
+        self._pbufs = {}
         if not in_graveyard and ring.fixed_state()[0]:
             ring.unpin_buffers()  # every fixed op was reaped; the kernel pins its own pages
 
@@ -642,6 +854,57 @@ class IoUringDriver(EngineLifecycle):
                 "cancelled": self._cancelled, "waits": waits, "enters": enters,
                 "in_flight": 0 if self._ring is None else ring.state()[2]}
 
+
+
+def _buf_reg(addr: int, entries: int, group: int) -> bytes:
+    """struct io_uring_buf_reg {ring_addr, ring_entries, bgid, flags, resv[3]}."""
+    return _struct.pack("=QIHH3Q", addr, entries, group, 0, 0, 0, 0)
+
+
+def _probe_extras() -> tuple[bool, bool, str]:
+    global _extras
+    if _extras is None:
+        _extras = _run_extras_probe()
+    return _extras
+
+
+def _run_extras_probe() -> tuple[bool, bool, str]:
+    ok, why = IoUringDriver.probe()
+    if not ok:
+        return False, False, why
+    from vllsi.linux import net
+
+    e = IoUringDriver(_ie.IoEngineConfig(entries=2))
+    pair: tuple[int, ...] = ()
+    try:
+        buf = bytearray(16)
+        size = e._core.pbuf_add(0, [buf])
+        try:
+            e._provide(0, size, [buf])
+        except BaseException as exc:
+            addr = e._core.pbuf_drop(0)
+            if addr:
+                _s.syscall(_NR_MUNMAP, addr, size)
+            if isinstance(exc, errors.VllsiError) and exc.errno == _errno.EINVAL:
+                return False, False, "IORING_REGISTER_PBUF_RING refused: EINVAL (Linux < 5.19)"
+            raise  # anything else (ENOMEM...) is not an answer: not cached
+        pair = net.socketpair(net.AF_UNIX, net.SOCK_STREAM | net.SOCK_CLOEXEC)
+        net.sendto(pair[1], b"x")
+        sid = e._core.recv_multishot(pair[0], 0, 0)
+        for _ in range(10):  # the byte is there: the recv completes at once
+            got = [r for r in e.poll(0.5) if r.submission_id == sid]
+            if got:
+                res = got[0].result
+                if res == 1 and got[0].flags & IORING_CQE_F_BUFFER:
+                    return True, True, "ok"
+                if res == -_errno.EINVAL:
+                    return True, False, "IORING_RECV_MULTISHOT refused: EINVAL (Linux < 6.0)"
+                return True, False, f"IORING_RECV_MULTISHOT: result {res}"
+        return True, False, "IORING_RECV_MULTISHOT: no completion"
+    finally:
+        e.shutdown()
+        for fd in pair:
+            _s.syscall(_ops.NR_CLOSE, fd)
 
 
 def _u32_at(address: int) -> int:

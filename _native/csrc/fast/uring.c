@@ -61,6 +61,7 @@ typedef struct {
     int kind;
     int multishot;
     int fixed;             /* a READ_FIXED/WRITE_FIXED: counted in fixed_in_flight */
+    uint32_t pbuf;         /* a multishot recv: its buffer group + 1 (0: none) */
     struct vl_timespec ts; /* Timeout */
     uint32_t salen;        /* Accept/Connect socklen */
     unsigned char sa[128]; /* struct sockaddr_storage */
@@ -98,7 +99,14 @@ typedef struct {
     Py_buffer *fixed;      /* registered buffers, exported while registered */
     uint32_t nfixed, fixed_in_flight;
     struct vl_timespec wait_ts;
+    struct vl_pbuf *pbufs; /* provided-buffer rings (IORING_REGISTER_PBUF_RING) */
+    uint32_t npbufs;
 } vl_ring;
+
+/* Provided-buffer rings: defined with the multishot recv, before ring_methods[]. */
+static void pbuf_slot_done(vl_ring *r, vl_slot *s);
+static void pbuf_taken(vl_ring *r, vl_slot *s, uint32_t cqe_flags);
+static void pbuf_free_all(vl_ring *r);
 
 static PyObject *s_fd, *s_buf, *s_len, *s_offset, *s_flags, *s_duration, *s_target,
     *s_datasync, *s_multishot;
@@ -116,6 +124,8 @@ ring_release_slot(vl_ring *r, uint32_t i)
         s->fixed = 0;
         r->fixed_in_flight--;
     }
+    if (s->pbuf)
+        pbuf_slot_done(r, s);
     s->sid = 0;
     r->free_list[r->nfree++] = i;
     r->in_flight--;
@@ -139,6 +149,7 @@ ring_dealloc(vl_ring *r)
     for (uint32_t i = 0; i < r->nfixed; i++)
         PyBuffer_Release(&r->fixed[i]);
     PyMem_Free(r->fixed);
+    pbuf_free_all(r);
     PyMem_Free(r->free_list);
     for (int k = 0; k < VL_KINDS; k++)
         Py_CLEAR(r->types[k]);
@@ -228,6 +239,8 @@ fast_uring_ring(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     r->sq_flags = NULL;
     r->fixed = NULL;
     r->nfixed = r->fixed_in_flight = 0;
+    r->pbufs = NULL;
+    r->npbufs = 0;
     r->use_libc = r->eager = 0;
     r->closed = 1; /* until bind() */
     r->closed_error = r->would_block = NULL;
@@ -822,6 +835,8 @@ reap_list(vl_ring *r, Py_ssize_t max)
                 address = Py_None;
             }
         }
+        if (s->pbuf)
+            pbuf_taken(r, s, c.flags); /* a CQE with IORING_CQE_F_BUFFER hands one out */
         if (!(s->multishot && (c.flags & CQE_F_MORE)))
             ring_release_slot(r, i); /* a multishot op keeps its slot while armed */
         PyObject *res_obj = make_result(r, c.user_data, res, c.flags, address);
@@ -979,6 +994,7 @@ ring_owns(vl_ring *r, PyObject *arg)
 #define VL_ENTER_GETEVENTS (1U << 0)
 #define VL_ENTER_EXT_ARG (1U << 3)
 #define VL_SQ_TASKRUN (1U << 2)
+#define VL_SQ_CQ_OVERFLOW (1U << 1)
 
 static long
 ring_enter(vl_ring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags,
@@ -1220,8 +1236,12 @@ ring_poll(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             }
             if (!PyList_GET_SIZE(out)) {
                 /* COOP_TASKRUN: completions whose task work is pending are posted
-                 * only when we enter; the kernel says so with IORING_SQ_TASKRUN. */
-                if (r->sq_flags && (vl_load_acquire(r->sq_flags) & VL_SQ_TASKRUN)) {
+                 * only when we enter; the kernel says so with IORING_SQ_TASKRUN.
+                 * CQEs that overflowed the CQ ring (NODROP backlog, e.g. a burst
+                 * from a multishot op) are also moved in only by an enter with
+                 * GETEVENTS: IORING_SQ_CQ_OVERFLOW. */
+                if (r->sq_flags && (vl_load_acquire(r->sq_flags)
+                                    & (VL_SQ_TASKRUN | VL_SQ_CQ_OVERFLOW))) {
                     long rv = ring_enter(r, 0, 0, VL_ENTER_GETEVENTS, NULL, 0);
                     if (rv < 0 && rv != -EINTR && rv != -EAGAIN && rv != -EBUSY) {
                         Py_DECREF(out);
@@ -1480,6 +1500,402 @@ rollback:
     return ring_rollback(r, ids, tail0);
 }
 
+/* ---- Provided-buffer rings (IORING_REGISTER_PBUF_RING) and multishot recv ----
+ *
+ * A group is a ring of struct io_uring_buf in page-aligned memory the driver maps
+ * (mmap through the raw syscall layer) and registers. We own the ring's 16-bit tail:
+ * an entry is written (addr, len, bid; never resv, which for entry 0 is the tail
+ * itself), then the tail is stored with release. The kernel owns the head: it
+ * consumes entries in order and names the buffer it filled in each CQE
+ * (IORING_CQE_F_BUFFER, bid = flags >> 16). The user's buffers stay exported
+ * (Py_buffer) while the group exists. out[bid] is set when a CQE hands bid to the
+ * user and cleared by recycle(), so a buffer still in the ring cannot be added
+ * twice and the ring never holds more than its entries. */
+#define SQE_BUFFER_SELECT (1U << 5)
+#define RECV_MULTISHOT (1U << 1)
+#define CQE_F_BUFFER (1U << 0)
+#define VL_MAX_PBUF 32768
+#define VL_PBUF_MAX_LEN 0x7ffff000
+
+typedef struct vl_pbuf {
+    uint32_t bgid;
+    uint32_t entries;     /* a power of two; bid = index into views */
+    uint16_t tail;        /* our tail (published with a release store) */
+    int live;             /* the ring memory is attached (entries added) */
+    struct vl_buf *ring;  /* page-aligned struct io_uring_buf_ring */
+    Py_buffer *views;
+    uint8_t *out;         /* per bid: handed to the user by a CQE, not yet recycled */
+    uint32_t in_flight;   /* multishot recvs selecting from this group */
+} vl_pbuf;
+
+static vl_pbuf *
+pbuf_find(vl_ring *r, long long bgid)
+{
+    for (uint32_t i = 0; i < r->npbufs; i++)
+        if (r->pbufs[i].bgid == bgid)
+            return &r->pbufs[i];
+    return NULL;
+}
+
+static void
+pbuf_release(vl_pbuf *g)
+{
+    for (uint32_t i = 0; i < g->entries; i++)
+        PyBuffer_Release(&g->views[i]);
+    PyMem_Free(g->views);
+    PyMem_Free(g->out);
+    g->views = NULL;
+    g->out = NULL;
+}
+
+static void
+pbuf_free_all(vl_ring *r)
+{
+    for (uint32_t i = 0; i < r->npbufs; i++)
+        pbuf_release(&r->pbufs[i]);
+    PyMem_Free(r->pbufs);
+    r->pbufs = NULL;
+    r->npbufs = 0;
+}
+
+static void
+pbuf_slot_done(vl_ring *r, vl_slot *s)
+{
+    vl_pbuf *g = pbuf_find(r, (long long)s->pbuf - 1);
+    if (g && g->in_flight)
+        g->in_flight--;
+    s->pbuf = 0;
+}
+
+static void
+pbuf_taken(vl_ring *r, vl_slot *s, uint32_t cqe_flags)
+{
+    if (!(cqe_flags & CQE_F_BUFFER))
+        return;
+    vl_pbuf *g = pbuf_find(r, (long long)s->pbuf - 1);
+    uint32_t bid = cqe_flags >> 16;
+    if (g && bid < g->entries)
+        g->out[bid] = 1;
+}
+
+static int
+pbuf_cmp_addr(const void *a, const void *b)
+{
+    const Py_buffer *x = *(const Py_buffer *const *)a, *y = *(const Py_buffer *const *)b;
+    uintptr_t p = (uintptr_t)x->buf, q = (uintptr_t)y->buf;
+    return p < q ? -1 : p > q;
+}
+
+/* 1 when two of the n views share a byte (the kernel would fill one chunk over
+ * another the caller still reads), 0 if not, -1 on memory error. */
+static int
+pbuf_overlap(Py_buffer *views, Py_ssize_t n)
+{
+    Py_buffer **order = PyMem_Malloc((size_t)n * sizeof(Py_buffer *));
+    if (!order) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        order[i] = &views[i];
+    qsort(order, (size_t)n, sizeof(Py_buffer *), pbuf_cmp_addr);
+    int hit = 0;
+    for (Py_ssize_t i = 1; i < n && !hit; i++)
+        hit = (uintptr_t)order[i - 1]->buf + (uintptr_t)order[i - 1]->len
+              > (uintptr_t)order[i]->buf;
+    PyMem_Free(order);
+    return hit;
+}
+
+static int
+pbuf_group_arg(PyObject *o, long long *out)
+{
+    if (PyBool_Check(o) || !PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "group must be an int, not %.100s", Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+        v = -1;
+    }
+    if (v < 0 || v > 65535) {
+        PyErr_SetString(PyExc_ValueError, "group must be in 0..65535");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* pbuf_add(group, buffers: list) -> ring bytes: validate and export the buffers of
+ * a new group (not yet in the kernel: pbuf_attach follows). No syscall. */
+static PyObject *
+ring_pbuf_add(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long bgid;
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "pbuf_add(group, buffers: list)");
+        return NULL;
+    }
+    if (pbuf_group_arg(args[0], &bgid) < 0)
+        return NULL;
+    PyObject *bufs = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(bufs);
+    if (n < 1 || n > VL_MAX_PBUF || (n & (n - 1))) {
+        PyErr_Format(PyExc_ValueError, "a buffer ring holds a power of two of 1..%d "
+                     "buffers, not %zd", VL_MAX_PBUF, n);
+        return NULL;
+    }
+    if (pbuf_find(r, bgid))
+        return vllsi_raise(EEXIST, "io_uring_register");
+    Py_buffer *views = PyMem_Calloc((size_t)n, sizeof(Py_buffer));
+    uint8_t *out = PyMem_Calloc((size_t)n, 1);
+    vl_pbuf *grown = PyMem_Realloc(r->pbufs, (r->npbufs + 1) * sizeof(vl_pbuf));
+    if (grown)
+        r->pbufs = grown;
+    if (!views || !out || !grown) {
+        PyMem_Free(views);
+        PyMem_Free(out);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        PyObject *b = PyList_GET_ITEM(bufs, i);
+        if (PyObject_GetBuffer(b, &views[i], PyBUF_WRITABLE | PyBUF_SIMPLE) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError, "buffer %zd is not a writable contiguous "
+                             "buffer", i);
+            }
+            goto fail;
+        }
+        if (views[i].len < 1 || views[i].len > VL_PBUF_MAX_LEN) {
+            PyErr_Format(PyExc_ValueError, "buffer %zd: provided buffers hold 1 to %d "
+                         "bytes, not %zd", i, VL_PBUF_MAX_LEN, views[i].len);
+            PyBuffer_Release(&views[i]);
+            goto fail;
+        }
+    }
+    int overlap = pbuf_overlap(views, n);
+    if (overlap) {
+        if (overlap > 0)
+            PyErr_SetString(PyExc_ValueError, "provided buffers overlap (the same memory "
+                            "given twice)");
+        goto fail;
+    }
+    vl_pbuf *g = &r->pbufs[r->npbufs++];
+    g->bgid = (uint32_t)bgid;
+    g->entries = (uint32_t)n;
+    g->tail = 0;
+    g->live = 0;
+    g->ring = NULL;
+    g->views = views;
+    g->out = out;
+    g->in_flight = 0;
+    return PyLong_FromSsize_t(n * (Py_ssize_t)sizeof(struct vl_buf));
+fail:
+    while (--i >= 0)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(out);
+    return NULL;
+}
+
+/* pbuf_attach(group, ring_addr): put every buffer of the group into its (zeroed,
+ * page-aligned) ring memory, bid = index, and publish the tail (release). */
+static PyObject *
+ring_pbuf_attach(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long bgid;
+    uint64_t addr;
+    if (nargs != 2 || pbuf_group_arg(args[0], &bgid) < 0 || get_u64(args[1], &addr) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "pbuf_attach(group, ring_addr)");
+        return NULL;
+    }
+    vl_pbuf *g = pbuf_find(r, bgid);
+    if (!g || g->live || !addr || (addr & 4095)) {
+        PyErr_SetString(PyExc_ValueError, "pbuf_attach: no pending group, or a bad ring");
+        return NULL;
+    }
+    g->ring = (struct vl_buf *)(uintptr_t)addr;
+    for (uint32_t i = 0; i < g->entries; i++) {
+        struct vl_buf *b = &g->ring[i];
+        b->addr = (uint64_t)(uintptr_t)g->views[i].buf;
+        b->len = (uint32_t)g->views[i].len;
+        b->bid = (uint16_t)i;
+    }
+    g->tail = (uint16_t)g->entries; /* 32768 fits; 65536 is refused by pbuf_add */
+    vl_store_release16((uint16_t *)((char *)g->ring + 14), g->tail);
+    g->live = 1;
+    Py_RETURN_NONE;
+}
+
+/* pbuf_drop(group) -> ring_addr or 0: forget a group and release its exports. The
+ * caller has unregistered it (or never registered it) and no recv selects from it:
+ * ResourceBusy/EBUSY otherwise. */
+static PyObject *
+ring_pbuf_drop(vl_ring *r, PyObject *arg)
+{
+    long long bgid;
+    if (pbuf_group_arg(arg, &bgid) < 0)
+        return NULL;
+    vl_pbuf *g = pbuf_find(r, bgid);
+    if (!g) {
+        PyErr_Format(PyExc_ValueError, "no provided buffers in group %lld", bgid);
+        return NULL;
+    }
+    if (g->in_flight)
+        return vllsi_raise(EBUSY, "io_uring_register");
+    uint64_t addr = (uint64_t)(uintptr_t)g->ring;
+    pbuf_release(g);
+    *g = r->pbufs[--r->npbufs];
+    return PyLong_FromUnsignedLongLong(addr);
+}
+
+/* pbuf_state(group) -> (entries, multishot recvs in flight, buffers handed out) */
+static PyObject *
+ring_pbuf_state(vl_ring *r, PyObject *arg)
+{
+    long long bgid;
+    if (pbuf_group_arg(arg, &bgid) < 0)
+        return NULL;
+    vl_pbuf *g = pbuf_find(r, bgid);
+    if (!g) {
+        PyErr_Format(PyExc_ValueError, "no provided buffers in group %lld", bgid);
+        return NULL;
+    }
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < g->entries; i++)
+        out += g->out[i];
+    return Py_BuildValue("(III)", g->entries, g->in_flight, out);
+}
+
+/* recycle(group, bid): give a buffer the kernel handed out back to the ring: write
+ * the entry at our tail, then store the tail with release. ValueError for an unknown
+ * group, a bid out of range, or a buffer that is in the ring already. */
+static PyObject *
+ring_pbuf_recycle(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long bgid;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "recycle(group, bid)");
+        return NULL;
+    }
+    if (r->closed)
+        return raise_from(r->closed_error, NULL, 0);
+    if (pbuf_group_arg(args[0], &bgid) < 0)
+        return NULL;
+    if (PyBool_Check(args[1]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "bid must be an int");
+        return NULL;
+    }
+    long long bid = PyLong_AsLongLong(args[1]);
+    if (bid == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+    }
+    vl_pbuf *g = pbuf_find(r, bgid);
+    if (!g || !g->live) {
+        PyErr_Format(PyExc_ValueError, "no provided buffers in group %lld", bgid);
+        return NULL;
+    }
+    if (bid < 0 || bid >= g->entries) {
+        PyErr_Format(PyExc_ValueError, "bid %lld not in 0..%u", bid, g->entries - 1);
+        return NULL;
+    }
+    if (!g->out[bid]) {
+        PyErr_Format(PyExc_ValueError, "buffer %lld of group %lld is in the ring already",
+                     bid, bgid);
+        return NULL;
+    }
+    g->out[bid] = 0;
+    struct vl_buf *b = &g->ring[g->tail & (g->entries - 1)];
+    b->addr = (uint64_t)(uintptr_t)g->views[bid].buf;
+    b->len = (uint32_t)g->views[bid].len;
+    b->bid = (uint16_t)bid;
+    g->tail++;
+    vl_store_release16((uint16_t *)((char *)g->ring + 14), g->tail);
+    Py_RETURN_NONE;
+}
+
+/* recv_multishot(fd, group, flags) -> SubmissionId: IORING_OP_RECV with
+ * IORING_RECV_MULTISHOT and IOSQE_BUFFER_SELECT from group. The slot stays in flight
+ * while its CQEs carry F_MORE. Submitted at once when eager, as submit(). */
+static PyObject *
+ring_recv_multishot(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long bgid;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "recv_multishot(fd, group, flags)");
+        return NULL;
+    }
+    if (r->closed)
+        return raise_from(r->closed_error, NULL, 0);
+    long fd = PyLong_AsLong(args[0]);
+    long long flags = PyLong_AsLongLong(args[2]);
+    if (PyErr_Occurred() || pbuf_group_arg(args[1], &bgid) < 0)
+        return NULL;
+    if (fd < 0 || fd > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
+        return NULL;
+    }
+    if (flags < 0 || flags > 0xffffffffLL) {
+        PyErr_SetString(PyExc_ValueError, "flags must be in 0..2**32-1");
+        return NULL;
+    }
+    vl_pbuf *g = pbuf_find(r, bgid);
+    if (!g || !g->live) {
+        PyErr_Format(PyExc_ValueError, "no provided buffers in group %lld", bgid);
+        return NULL;
+    }
+    if (sq_space(r) < 1) {
+        if (ring_flush_c(r) < 0)
+            return NULL;
+        if (sq_space(r) < 1)
+            return raise_would_block(r);
+    }
+    if (r->nfree == 0)
+        return raise_would_block(r);
+    uint32_t slot = r->free_list[r->nfree - 1];
+    uint64_t ud = ((r->seq + 1) << VL_SLOT_BITS) | slot;
+    PyObject *id = PyLong_FromUnsignedLongLong(ud);
+    if (!id)
+        return NULL;
+    vl_slot *s = &r->slots[slot];
+    struct vl_sqe *e = next_sqe(r);
+    e->opcode = OP_RECV;
+    e->flags = SQE_BUFFER_SELECT;
+    e->ioprio = RECV_MULTISHOT;
+    e->fd = (int32_t)fd;
+    e->op_flags = (uint32_t)flags;
+    e->buf_index = (uint16_t)bgid; /* buf_group */
+    e->user_data = ud;
+    r->seq++;
+    r->nfree--;
+    r->in_flight++;
+    s->kind = K_RECV;
+    s->has_view = 0;
+    s->multishot = 1;
+    s->fixed = 0;
+    s->pbuf = (uint32_t)bgid + 1;
+    g->in_flight++;
+    s->sid = ud;
+    Py_INCREF(Py_None);
+    s->op = Py_None;
+    vl_store_release(r->sq_tail, r->tail);
+    r->n_submitted++;
+    if (r->eager && ring_flush_c(r) < 0) {
+        Py_DECREF(id); /* in the ring and pinned; its completion will come */
+        return NULL;
+    }
+    return id;
+}
+
+
 
 /* ---- Linked ops (IOSQE_IO_LINK) ----
  * prep_linked(ops: list) -> (ids, status): the whole chain or nothing.
@@ -1569,6 +1985,17 @@ static PyMethodDef ring_methods[] = {
      "prep_linked(ops) -> (ids, status): an IOSQE_IO_LINK chain, all or nothing"},
     {"counters", (PyCFunction)ring_counters, METH_NOARGS,
      "(submitted, completed, waits, enters)"},
+    {"pbuf_add", (PyCFunction)(void (*)(void))ring_pbuf_add, METH_FASTCALL,
+     "pbuf_add(group, buffers) -> ring bytes"},
+    {"pbuf_attach", (PyCFunction)(void (*)(void))ring_pbuf_attach, METH_FASTCALL,
+     "pbuf_attach(group, ring_addr)"},
+    {"pbuf_drop", (PyCFunction)ring_pbuf_drop, METH_O, "pbuf_drop(group) -> ring_addr"},
+    {"pbuf_state", (PyCFunction)ring_pbuf_state, METH_O,
+     "pbuf_state(group) -> (entries, in_flight, handed_out)"},
+    {"recycle", (PyCFunction)(void (*)(void))ring_pbuf_recycle, METH_FASTCALL,
+     "recycle(group, bid)"},
+    {"recv_multishot", (PyCFunction)(void (*)(void))ring_recv_multishot, METH_FASTCALL,
+     "recv_multishot(fd, group, flags) -> SubmissionId"},
     {NULL, NULL, 0, NULL},
 };
 
