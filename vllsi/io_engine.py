@@ -32,7 +32,9 @@ Every driver honours the same contract (the conformance suite
   context manager that shuts down on exit.
 
 Threading: one thread at a time may call submit/poll/cancel/shutdown on an
-engine (they are not locked); :meth:`IOEngine.wake` is safe from any thread.
+engine (they are not locked; the epoll driver's C core refuses a second,
+concurrent caller with RuntimeError rather than race); :meth:`IOEngine.wake` is
+safe from any thread.
 
 Buffers: any buffer-protocol object (bytearray, memoryview, mmap, AlignedBuffer);
 the engine holds it exported (pinned: a bytearray cannot be resized, an mmap

@@ -12,7 +12,7 @@ server's on-CPU us/msg (schedstat, exact ns). Medians are printed. Hardware coun
 (instructions/msg) are not available on this VM (perf: <not supported>), so CPU time
 is the cost measure.
 
-    python tools/measure_multishot_echo.py [ROUNDS] [MESSAGES] [PxC] [SIZE]
+    python benchmarks/measure_multishot_echo.py [ROUNDS] [MESSAGES] [PxC] [SIZE]
 
 Servers (both on the public engine API, 64 KiB buffers; ``batch_submit=True`` as
 benchmarks/bench_echo.py, so one io_uring_enter per poll both submits and waits;
