@@ -72,6 +72,47 @@ fast_engine_rw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 
+/* The engines' poll(timeout=None) argument: *limit = -1 (None: no limit), 0 (<= 0:
+ * never wait) or the wait in ns (> 0, however short; beyond ~285 years: no limit).
+ * TypeError for a bool or a non-number, ValueError for NaN. 0, or -1 with an
+ * exception. Shared by the io_uring ring (uring.c) and the epoll core (epoll.c). */
+static int
+vl_poll_timeout(PyObject *const *args, Py_ssize_t nargs, int64_t *limit)
+{
+    *limit = -1;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "poll(timeout=None)");
+        return -1;
+    }
+    if (nargs == 0 || args[0] == Py_None)
+        return 0;
+    PyObject *t = args[0];
+    if (PyBool_Check(t) || !(PyLong_Check(t) || PyFloat_Check(t))) {
+        PyErr_Format(PyExc_TypeError, "timeout must be seconds or None, not %.100s",
+                     Py_TYPE(t)->tp_name);
+        return -1;
+    }
+    double d = PyFloat_Check(t) ? PyFloat_AS_DOUBLE(t) : PyLong_AsDouble(t);
+    if (d == -1.0 && PyErr_Occurred()) { /* an int too large for a double */
+        PyErr_Clear();
+        PyObject *zero = PyLong_FromLong(0);
+        int neg = zero ? PyObject_RichCompareBool(t, zero, Py_LT) : -1;
+        Py_XDECREF(zero);
+        if (neg < 0)
+            return -1;
+        d = neg ? 0.0 : 1e300;
+    }
+    if (d != d) {
+        PyErr_SetString(PyExc_ValueError, "timeout is NaN");
+        return -1;
+    }
+    if (d <= 0.0)
+        *limit = 0;
+    else if (d < 9.0e9)
+        *limit = d * 1e9 < 1.0 ? 1 : (int64_t)(d * 1e9);
+    return 0;
+}
+
 /* Op initialisers: the __init__ of the buffer ops (Read, Write, Send, Recv), which
  * are frozen slotted dataclasses. op_initializer(cls, writable, is_offset, slow)
  * returns init(self, fd, buf, len=None, last=-1 or 0), installed as cls.__init__

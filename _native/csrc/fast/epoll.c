@@ -1332,38 +1332,9 @@ out:
 static PyObject *
 ep_poll(vl_ep *c, PyObject *const *args, Py_ssize_t nargs)
 {
-    int64_t limit = -1; /* ns; -1: no limit */
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "poll(timeout=None)");
+    int64_t limit;
+    if (vl_poll_timeout(args, nargs, &limit) < 0)
         return NULL;
-    }
-    if (nargs == 1 && args[0] != Py_None) {
-        PyObject *t = args[0];
-        double d;
-        if (PyBool_Check(t) || !(PyLong_Check(t) || PyFloat_Check(t))) {
-            PyErr_Format(PyExc_TypeError, "timeout must be seconds or None, not %.100s",
-                         Py_TYPE(t)->tp_name);
-            return NULL;
-        }
-        d = PyFloat_Check(t) ? PyFloat_AS_DOUBLE(t) : PyLong_AsDouble(t);
-        if (d == -1.0 && PyErr_Occurred()) { /* an int too large for a double */
-            PyErr_Clear();
-            PyObject *zero = PyLong_FromLong(0);
-            int neg = zero ? PyObject_RichCompareBool(t, zero, Py_LT) : -1;
-            Py_XDECREF(zero);
-            if (neg < 0)
-                return NULL;
-            d = neg ? 0.0 : 1e300;
-        }
-        if (d != d) {
-            PyErr_SetString(PyExc_ValueError, "timeout is NaN");
-            return NULL;
-        }
-        if (d <= 0.0)
-            limit = 0;
-        else if (d < 9.0e9) /* beyond ~285 years: no limit */
-            limit = d * 1e9 < 1.0 ? 1 : (int64_t)(d * 1e9); /* > 0 s is a wait, however short */
-    }
     if (ep_enter(c, 1))
         return NULL;
     PyObject *out = NULL;

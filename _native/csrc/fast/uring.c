@@ -565,6 +565,32 @@ fill_op(vl_ring *r, PyObject *op, int kind, uint32_t i, uint64_t ud)
     return 0;
 }
 
+/* Mark slot (the last free one, its SQE filled) in flight as ud, owned by owner
+ * (a new reference is taken). */
+static void
+slot_claim(vl_ring *r, uint32_t slot, uint64_t ud, PyObject *owner)
+{
+    vl_slot *s = &r->slots[slot];
+    r->nfree--;
+    r->in_flight++;
+    s->sid = ud;
+    Py_INCREF(owner);
+    s->op = owner;
+}
+
+/* Append ud to ids; -1 with an exception. */
+static int
+ids_append(PyObject *ids, uint64_t ud)
+{
+    PyObject *id = PyLong_FromUnsignedLongLong(ud);
+    if (!id || PyList_Append(ids, id) < 0) {
+        Py_XDECREF(id);
+        return -1;
+    }
+    Py_DECREF(id);
+    return 0;
+}
+
 /* Take a free slot, fill op's SQE(s) and pin op in the slot (SQ space and a free
  * slot checked by the caller). The SQ tail is not published. 0, or -1 with an
  * exception (slot untouched). */
@@ -576,12 +602,7 @@ ring_put(vl_ring *r, PyObject *op, int kind, uint64_t *ud_out)
     if (fill_op(r, op, kind, slot, ud) < 0)
         return -1;
     r->seq++;
-    r->nfree--;
-    r->in_flight++;
-    vl_slot *s = &r->slots[slot];
-    s->sid = ud;
-    Py_INCREF(op);
-    s->op = op;
+    slot_claim(r, slot, ud, op);
     *ud_out = ud;
     return 0;
 }
@@ -643,14 +664,8 @@ ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
             break;
         }
         uint64_t ud;
-        if (ring_put(r, op, kind, &ud) < 0)
+        if (ring_put(r, op, kind, &ud) < 0 || ids_append(ids, ud) < 0)
             goto rollback;
-        PyObject *id = PyLong_FromUnsignedLongLong(ud);
-        if (!id || PyList_Append(ids, id) < 0) {
-            Py_XDECREF(id);
-            goto rollback;
-        }
-        Py_DECREF(id);
     }
     vl_store_release(r->sq_tail, r->tail);
     r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
@@ -742,17 +757,9 @@ ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         e->len = (uint32_t)s->view.len;
         e->off = (uint64_t)off;
         e->user_data = ud;
-        r->nfree--;
-        r->in_flight++;
-        s->sid = ud;
-        Py_INCREF(buf);
-        s->op = buf;
-        PyObject *id = PyLong_FromUnsignedLongLong(ud);
-        if (!id || PyList_Append(ids, id) < 0) {
-            Py_XDECREF(id);
+        slot_claim(r, slot, ud, buf);
+        if (ids_append(ids, ud) < 0)
             goto rollback;
-        }
-        Py_DECREF(id);
     }
     vl_store_release(r->sq_tail, r->tail);
     r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
@@ -1191,38 +1198,9 @@ ring_wait(vl_ring *r, PyObject *arg)
 static PyObject *
 ring_poll(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
 {
-    int64_t limit = -1; /* ns; -1: wait without limit */
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "poll(timeout=None)");
+    int64_t limit;
+    if (vl_poll_timeout(args, nargs, &limit) < 0)
         return NULL;
-    }
-    if (nargs == 1 && args[0] != Py_None) {
-        PyObject *t = args[0];
-        double d;
-        if (PyBool_Check(t) || !(PyLong_Check(t) || PyFloat_Check(t))) {
-            PyErr_Format(PyExc_TypeError, "timeout must be seconds or None, not %.100s",
-                         Py_TYPE(t)->tp_name);
-            return NULL;
-        }
-        d = PyFloat_Check(t) ? PyFloat_AS_DOUBLE(t) : PyLong_AsDouble(t);
-        if (d == -1.0 && PyErr_Occurred()) { /* an int too large for a double */
-            PyErr_Clear();
-            PyObject *zero = PyLong_FromLong(0);
-            int neg = zero ? PyObject_RichCompareBool(t, zero, Py_LT) : -1;
-            Py_XDECREF(zero);
-            if (neg < 0)
-                return NULL;
-            d = neg ? 0.0 : 1e300;
-        }
-        if (d != d) {
-            PyErr_SetString(PyExc_ValueError, "timeout is NaN");
-            return NULL;
-        }
-        if (d <= 0.0)
-            limit = 0;
-        else if (d < 9.0e9) /* beyond ~285 years: no limit */
-            limit = (int64_t)(d * 1e9);
-    }
     if (r->closed)
         return raise_from(r->closed_error, NULL, 0);
     PyObject *out = reap_list(r, PY_SSIZE_T_MAX);
@@ -1481,17 +1459,9 @@ ring_prep_fixed(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         s->multishot = 0;
         s->fixed = 1;
         r->fixed_in_flight++;
-        r->nfree--;
-        r->in_flight++;
-        s->sid = ud;
-        Py_INCREF(Py_None);
-        s->op = Py_None;
-        PyObject *id = PyLong_FromUnsignedLongLong(ud);
-        if (!id || PyList_Append(ids, id) < 0) {
-            Py_XDECREF(id);
+        slot_claim(r, slot, ud, Py_None);
+        if (ids_append(ids, ud) < 0)
             goto rollback;
-        }
-        Py_DECREF(id);
     }
     vl_store_release(r->sq_tail, r->tail);
     r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
@@ -1875,17 +1845,13 @@ ring_recv_multishot(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
     e->buf_index = (uint16_t)bgid; /* buf_group */
     e->user_data = ud;
     r->seq++;
-    r->nfree--;
-    r->in_flight++;
     s->kind = K_RECV;
     s->has_view = 0;
     s->multishot = 1;
     s->fixed = 0;
     s->pbuf = (uint32_t)bgid + 1;
     g->in_flight++;
-    s->sid = ud;
-    Py_INCREF(Py_None);
-    s->op = Py_None;
+    slot_claim(r, slot, ud, Py_None);
     vl_store_release(r->sq_tail, r->tail);
     r->n_submitted++;
     if (r->eager && ring_flush_c(r) < 0) {
@@ -1936,14 +1902,8 @@ ring_prep_linked(vl_ring *r, PyObject *ops)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *op = PyList_GET_ITEM(ops, i);
         uint64_t ud;
-        if (ring_put(r, op, kind_of(r, op), &ud) < 0)
+        if (ring_put(r, op, kind_of(r, op), &ud) < 0 || ids_append(ids, ud) < 0)
             return ring_rollback(r, ids, tail0);
-        PyObject *id = PyLong_FromUnsignedLongLong(ud);
-        if (!id || PyList_Append(ids, id) < 0) {
-            Py_XDECREF(id);
-            return ring_rollback(r, ids, tail0);
-        }
-        Py_DECREF(id);
         if (i + 1 < n) /* link this op's last SQE to the next op */
             r->sqes[(r->tail - 1) & r->sq_mask].flags |= SQE_IO_LINK;
     }
