@@ -78,13 +78,13 @@ class _Offsets:
         return [((base + i) % self.blocks) * BLOCK for i in range(DEPTH)]
 
 
-def _engine(batch_submit: bool = False) -> Any:
+def _engine() -> Any:
     from vllsi.linux.io import IoUringDriver
 
     ok, why = IoUringDriver.probe()
     if not ok:
         pytest.skip(f"kernel: io_uring unavailable ({why})")
-    return IoUringDriver(ie.IoEngineConfig(entries=DEPTH, batch_submit=batch_submit))
+    return IoUringDriver(ie.IoEngineConfig(entries=DEPTH))
 
 
 def test_cached_reads_vllsi_batch(benchmark: Any, cached_file: int) -> None:
@@ -330,9 +330,12 @@ def test_direct_qd32_vllsi_fio_group(benchmark: Any, direct_file: tuple[str, int
 def _direct_qd32(benchmark: Any, direct_file: tuple[str, int], group: str, total: int) -> None:
     _info(benchmark, group, "vllsi")
     _, fd = direct_file
-    # The storage-engine setup: buffers and file registered once, and each poll's
-    # io_uring_enter also submits the refills (batch_submit).
-    e = _engine(batch_submit=True)
+    # The storage-engine setup: buffers and file registered once; each completion's
+    # buffer is refilled at once with its own submit (one SQE per io_uring_enter).
+    # Refilling a whole poll's worth in one enter lets the block layer plug the
+    # batch, and this virtio disk then completes in waves: ~70K IOPS instead of
+    # ~87K (fio's level) for the same queue depth, in C as in Python.
+    e = _engine()
     from vllsi.memory import AlignedBuffer
 
     bufs = [AlignedBuffer(BLOCK, BLOCK) for _ in range(QD)]
@@ -343,21 +346,19 @@ def _direct_qd32(benchmark: Any, direct_file: tuple[str, int], group: str, total
 
     def run() -> None:
         it = iter(offs)
-        free = list(range(QD))
-        owner: dict[int, int] = {}
-        issued = done = 0
+        first = min(QD, total)
+        ids = submit(0, list(range(first)), [next(it) for _ in range(first)], fixed_file=True)
+        owner = dict(zip(ids, range(first), strict=True))
+        issued, done = first, 0
         while done < total:
-            if free and issued < total:
-                k = min(len(free), total - issued)
-                idx = free[-k:]
-                del free[-k:]
-                ids = submit(0, idx, [next(it) for _ in idx], fixed_file=True)
-                owner.update(zip(ids, idx, strict=True))
-                issued += k
             for r in poll():
                 assert r.result == BLOCK
-                free.append(owner.pop(r.submission_id))
+                b = owner.pop(r.submission_id)
                 done += 1
+                if issued < total:
+                    (sid,) = submit(0, [b], [next(it)], fixed_file=True)
+                    owner[sid] = b
+                    issued += 1
 
     with e:
         benchmark.pedantic(run, rounds=5, iterations=1)
