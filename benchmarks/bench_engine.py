@@ -78,6 +78,15 @@ class _Offsets:
         return [((base + i) % self.blocks) * BLOCK for i in range(DEPTH)]
 
 
+def _reap_blocks(poll: Any) -> None:
+    """Reap the DEPTH reads of one round, each a whole block."""
+    n = 0
+    while n < DEPTH:
+        for r in poll():
+            assert r.result == BLOCK
+            n += 1
+
+
 def _engine() -> Any:
     from vllsi.linux.io import IoUringDriver
 
@@ -92,15 +101,11 @@ def test_cached_reads_vllsi_batch(benchmark: Any, cached_file: int) -> None:
     e = _engine()
     bufs = [bytearray(BLOCK) for _ in range(DEPTH)]
     offs = _Offsets()
-    fd = cached_file
+    fd, poll = cached_file, e.poll
 
     def run() -> None:
         e.submit_reads(fd, bufs, offs.next())
-        n = 0
-        while n < DEPTH:
-            for r in e.poll():
-                assert r.result == BLOCK
-                n += 1
+        _reap_blocks(poll)
 
     with e:
         benchmark(run)
@@ -111,16 +116,12 @@ def test_cached_reads_vllsi_ops(benchmark: Any, cached_file: int) -> None:
     e = _engine()
     bufs = [bytearray(BLOCK) for _ in range(DEPTH)]
     offs = _Offsets()
-    fd = cached_file
+    fd, poll = cached_file, e.poll
     Read = ie.Read
 
     def run() -> None:
         e.submit_many([Read(fd, b, None, o) for b, o in zip(bufs, offs.next(), strict=True)])
-        n = 0
-        while n < DEPTH:
-            for r in e.poll():
-                assert r.result == BLOCK
-                n += 1
+        _reap_blocks(poll)
 
     with e:
         benchmark(run)
@@ -138,11 +139,7 @@ def test_cached_reads_vllsi_fixed(benchmark: Any, cached_file: int) -> None:
 
     def run() -> None:
         submit(0, idx, offs.next(), fixed_file=True)
-        n = 0
-        while n < DEPTH:
-            for r in poll():
-                assert r.result == BLOCK
-                n += 1
+        _reap_blocks(poll)
 
     with e:
         benchmark(run)

@@ -399,19 +399,27 @@ class IoUringDriver(EngineLifecycle):
         batch = ops if type(ops) is list else list(ops)
         if len(batch) > self._sq_entries:
             _precheck(batch)
+        return self._drive(self._ring.prep, batch)
+
+    def _drive(self, prep: Any, *args: Any, fixed: bool | None = None) -> list[int]:
+        """Run a ring prep call (``prep(*args, start[, fixed])``) until the whole batch is
+        in: hand SQEs to the kernel as the SQ ring fills (and at once when eager);
+        WouldBlock with the ids that went in when the engine is at capacity."""
         ids: list[int] = []
         start = 0
-        ring = self._ring
+        flush = self._ring.flush
         while True:
-            got, start, status = ring.prep(batch, start)
+            if fixed is None:
+                got, start, status = prep(*args, start)
+            else:
+                got, start, status = prep(*args, start, fixed)
             ids.extend(got)
             if self._eager or status:
-                self._flush()
+                flush()
             if status == 0:
-                break
+                return ids
             if status == 2:
                 raise _ie.would_block(ids, self.capacity)
-        return ids
 
     def submit_reads(self, fd: Any, buffers: Iterable[Any], offsets: Iterable[int]
                      ) -> list[int]:
@@ -440,19 +448,7 @@ class IoUringDriver(EngineLifecycle):
         if len(bufs) > self._sq_entries:
             _precheck([(_ie.Write if write else _ie.Read)(f, b, None, o)
                        for b, o in zip(bufs, offs, strict=True)])
-        ids: list[int] = []
-        start = 0
-        ring = self._ring
-        while True:
-            got, start, status = ring.prep_rw(f, bufs, offs, write, start)
-            ids.extend(got)
-            if self._eager or status:
-                self._flush()
-            if status == 0:
-                break
-            if status == 2:
-                raise _ie.would_block(ids, self.capacity)
-        return ids
+        return self._drive(self._ring.prep_rw, f, bufs, offs, write)
 
     def submit_linked(self, ops: Iterable[Any]) -> list[int]:
         """Submit ops as one IOSQE_IO_LINK chain: each starts when the previous one
@@ -552,8 +548,12 @@ class IoUringDriver(EngineLifecycle):
         self._nfiles = len(table)
 
     def unregister_files(self) -> None:
-        """io_uring_register(IORING_UNREGISTER_FILES). Raises: ValueError when no table
-        is registered. Availability: Linux >= 5.1."""
+        """io_uring_register(IORING_UNREGISTER_FILES): drop the fixed file table (the
+        kernel's file references go with it).
+
+        Raises: ValueError when no table is registered; BadDescriptor after
+        shutdown; the kernel's error otherwise (e.g. ResourceExhausted/ENOMEM).
+        Availability: Linux >= 5.1."""
         if self._closed:
             raise _ie.closed_error()
         if not self._nfiles:
@@ -569,14 +569,21 @@ class IoUringDriver(EngineLifecycle):
 
         Args: fd: a descriptor, or with ``fixed_file`` an index into
             :meth:`register_files`' table.
-        Raises: as :meth:`submit_reads`; ValueError for an index out of range or
-            when no buffers are registered; TypeError for a read into a read-only one.
+        Raises: as :meth:`submit_reads` (TypeError/ValueError before anything is
+            submitted, WouldBlock at capacity, BadDescriptor after shutdown);
+            ValueError for an index out of range, a fixed-file index outside the
+            table, or when no buffers are registered; TypeError for a read into a
+            read-only one. Per-op errors (-EBADF, -EINVAL, -EFAULT...) come back as
+            results. Availability: Linux >= 5.1 (io_uring).
         """
         return self._submit_fixed(fd, indices, offsets, False, fixed_file)
 
     def submit_fixed_writes(self, fd: Any, indices: Iterable[int], offsets: Iterable[int], *,
                             fixed_file: bool = False) -> list[int]:
-        """IORING_OP_WRITE_FIXED: the write counterpart of :meth:`submit_fixed_reads`."""
+        """IORING_OP_WRITE_FIXED: write each registered buffer ``indices[i]`` (whole) to
+        ``fd`` at ``offsets[i]`` (-1: the file position); the write counterpart of
+        :meth:`submit_fixed_reads`, with the same arguments, results and Raises.
+        Availability: Linux >= 5.1 (io_uring)."""
         return self._submit_fixed(fd, indices, offsets, True, fixed_file)
 
     def _submit_fixed(self, fd: Any, indices: Iterable[int], offsets: Iterable[int],
@@ -598,18 +605,7 @@ class IoUringDriver(EngineLifecycle):
             for i, o in zip(idx, offs, strict=True):
                 _ie._int_field(i, "buffer index", 0, n - 1)
                 _ie._int_field(o, "offset", -1, (1 << 63) - 1)
-        ids: list[int] = []
-        start = 0
-        ring = self._ring
-        while True:
-            got, start, status = ring.prep_fixed(f, idx, offs, write, start, fixed_file)
-            ids.extend(got)
-            if self._eager or status:
-                ring.flush()
-            if status == 0:
-                return ids
-            if status == 2:
-                raise _ie.would_block(ids, self.capacity)
+        return self._drive(self._ring.prep_fixed, f, idx, offs, write, fixed=fixed_file)
 
     # -- provided buffers and multishot recv ---------------------------------------
     @staticmethod

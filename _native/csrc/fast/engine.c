@@ -1,4 +1,8 @@
 #include <structmember.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 /* Engine fast path: one buffer syscall on a Python buffer object, for the
  * readiness-driven drivers (vllsi.linux._epoll), which perform ops themselves.
@@ -71,6 +75,58 @@ fast_engine_rw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLong(r);
 }
 
+
+/* ---- Shared by the engine cores (epoll.c, uring.c) ---- */
+
+/* One raw syscall through the active tier: libc's syscall() on the libc tier
+ * (use_libc), else the inline-asm trampoline. Returns the result or -errno. */
+static inline long
+vl_sys6(int use_libc, long nr, long a, long b, long c, long d, long e, long f)
+{
+    if (use_libc) {
+        long r = syscall(nr, a, b, c, d, e, f);
+        return r < 0 ? -errno : r;
+    }
+    return vllsi_syscall6(nr, a, b, c, d, e, f);
+}
+
+/* CLOCK_MONOTONIC in ns (the vDSO: no syscall). */
+static int64_t
+vl_mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* CompletionResult(sid, res, flags, address) of result_type (a 4-tuple subclass);
+ * steals address (NULL: None). New reference, or NULL with MemoryError. */
+static PyObject *
+vl_make_result(PyObject *result_type, uint64_t sid, long res, unsigned long flags,
+               PyObject *address)
+{
+    PyTypeObject *t = (PyTypeObject *)result_type;
+    PyObject *o = t->tp_alloc(t, 4);
+    PyObject *a = o ? PyLong_FromUnsignedLongLong(sid) : NULL;
+    PyObject *b = a ? PyLong_FromLong(res) : NULL;
+    PyObject *f = b ? PyLong_FromUnsignedLong(flags) : NULL;
+    if (!f) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        Py_XDECREF(o);
+        Py_XDECREF(address);
+        return NULL;
+    }
+    if (!address) {
+        Py_INCREF(Py_None);
+        address = Py_None;
+    }
+    PyTuple_SET_ITEM(o, 0, a);
+    PyTuple_SET_ITEM(o, 1, b);
+    PyTuple_SET_ITEM(o, 2, f);
+    PyTuple_SET_ITEM(o, 3, address);
+    return o;
+}
 
 /* The engines' poll(timeout=None) argument: *limit = -1 (None: no limit), 0 (<= 0:
  * never wait) or the wait in ns (> 0, however short; beyond ~285 years: no limit).

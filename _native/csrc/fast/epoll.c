@@ -156,11 +156,7 @@ static PyObject *ep_s_fd, *ep_s_buf, *ep_s_len, *ep_s_offset, *ep_s_flags, *ep_s
 static inline long
 ep_sys(vl_ep *c, long nr, long a, long b, long d, long e, long f, long g)
 {
-    if (c->use_libc) {
-        long r = syscall(nr, a, b, d, e, f, g);
-        return r < 0 ? -errno : r;
-    }
-    return vllsi_syscall6(nr, a, b, d, e, f, g);
+    return vl_sys6(c->use_libc, nr, a, b, d, e, f, g);
 }
 
 /* The same with the GIL released (a call that may block). */
@@ -174,14 +170,6 @@ ep_sys_blocking(vl_ep *c, long nr, long a, long b, long d, long e, long f, long 
     return r;
 }
 
-static int64_t
-ep_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* ---- completions ----------------------------------------------------------------- */
 
 /* Append CompletionResult(sid, res, flags, address) to the ready list; steals
@@ -189,26 +177,9 @@ ep_now(void)
 static int
 ep_complete(vl_ep *c, uint64_t sid, long res, unsigned flags, PyObject *address)
 {
-    PyTypeObject *t = (PyTypeObject *)c->result_type;
-    PyObject *o = t->tp_alloc(t, 4);
-    PyObject *a = o ? PyLong_FromUnsignedLongLong(sid) : NULL;
-    PyObject *b = a ? PyLong_FromLong(res) : NULL;
-    PyObject *f = b ? PyLong_FromUnsignedLong(flags) : NULL;
-    if (!f) {
-        Py_XDECREF(a);
-        Py_XDECREF(b);
-        Py_XDECREF(o);
-        Py_XDECREF(address);
+    PyObject *o = vl_make_result(c->result_type, sid, res, flags, address);
+    if (!o)
         return -1;
-    }
-    if (!address) {
-        Py_INCREF(Py_None);
-        address = Py_None;
-    }
-    PyTuple_SET_ITEM(o, 0, a);
-    PyTuple_SET_ITEM(o, 1, b);
-    PyTuple_SET_ITEM(o, 2, f);
-    PyTuple_SET_ITEM(o, 3, address);
     int rc = PyList_Append(c->ready, o);
     Py_DECREF(o);
     return rc;
@@ -670,7 +641,7 @@ ep_expire(vl_ep *c)
 {
     if (!c->ntimers)
         return 0;
-    int64_t now = ep_now();
+    int64_t now = vl_mono_ns();
     while (c->ntimers && c->timers[0].deadline <= now) {
         uint64_t sid = c->timers[0].sid;
         ep_timer_remove_at(c, 0);
@@ -1029,7 +1000,7 @@ ep_start(vl_ep *c, ep_entry *e, uint64_t sid)
         ep_entry_free(c, e);
         return ep_complete(c, sid, 0, 0, NULL);
     case EK_TIMEOUT: {
-        int64_t deadline = ep_now() + e->arg;
+        int64_t deadline = vl_mono_ns() + e->arg;
         ep_entry_free(c, e);
         if (ep_timer_add(c, deadline, sid) < 0)
             return -1;
@@ -1152,7 +1123,7 @@ ep_dispatch(vl_ep *c, long n)
 static int
 ep_wait(vl_ep *c, int64_t timeout_ns)
 {
-    int64_t end = timeout_ns < 0 ? -1 : ep_now() + timeout_ns;
+    int64_t end = timeout_ns < 0 ? -1 : vl_mono_ns() + timeout_ns;
     for (;;) {
         int64_t limit = end;
         if (c->ntimers) {
@@ -1161,7 +1132,7 @@ ep_wait(vl_ep *c, int64_t timeout_ns)
         }
         int64_t left = -1;
         if (limit >= 0) {
-            left = timeout_ns == 0 ? 0 : limit - ep_now();
+            left = timeout_ns == 0 ? 0 : limit - vl_mono_ns();
             if (left < 0)
                 left = 0;
         }
@@ -1179,7 +1150,7 @@ ep_wait(vl_ep *c, int64_t timeout_ns)
          * leaves the completions for the next poll, never drops them). */
         if (n == -EINTR && PyErr_CheckSignals() < 0)
             return -1;
-        if (PyList_GET_SIZE(c->ready) || woken || (end >= 0 && ep_now() >= end))
+        if (PyList_GET_SIZE(c->ready) || woken || (end >= 0 && vl_mono_ns() >= end))
             return 0;
     }
 }

@@ -627,6 +627,16 @@ ring_rollback(vl_ring *r, PyObject *ids, uint32_t tail0)
     return NULL;
 }
 
+/* Publish the SQEs a prep call filled (release store of the SQ tail) and build its
+ * (ids, next_index, status) answer. */
+static PyObject *
+ring_publish(vl_ring *r, PyObject *ids, Py_ssize_t next, int status)
+{
+    vl_store_release(r->sq_tail, r->tail);
+    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
+    return Py_BuildValue("(Nni)", ids, next, status);
+}
+
 static PyObject *
 ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -667,12 +677,42 @@ ring_prep(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         if (ring_put(r, op, kind, &ud) < 0 || ids_append(ids, ud) < 0)
             goto rollback;
     }
-    vl_store_release(r->sq_tail, r->tail);
-    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
-    return Py_BuildValue("(Nni)", ids, i, status);
+    return ring_publish(r, ids, i, status);
 rollback:
     /* Undo this call: SQEs were not published (tail is stored only on success). */
     return ring_rollback(r, ids, tail0);
+}
+
+/* The arguments prep_rw and prep_fixed share: (fd, items: list, offsets: list,
+ * write, start, ...) with nargs_expected arguments. 0, or -1 with TypeError /
+ * ValueError. */
+static int
+batch_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t nargs_expected,
+           const char *usage, long *fd, int *write, Py_ssize_t *start, Py_ssize_t *n)
+{
+    if (nargs != nargs_expected || !PyList_Check(args[1]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    *fd = PyLong_AsLong(args[0]);
+    *write = PyObject_IsTrue(args[3]);
+    *start = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred() || *write < 0)
+        return -1;
+    if (*fd < 0 || *fd > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
+        return -1;
+    }
+    *n = PyList_GET_SIZE(args[1]);
+    if (PyList_GET_SIZE(args[2]) != *n) {
+        PyErr_SetString(PyExc_ValueError, "buffers (or indices) and offsets differ in length");
+        return -1;
+    }
+    if (*start < 0 || *start > *n) {
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return -1;
+    }
+    return 0;
 }
 
 /* prep_rw(fd, buffers: list, offsets: list, write: bool) -> (ids, next_index, status):
@@ -682,31 +722,13 @@ rollback:
 static PyObject *
 ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 || !PyList_Check(args[1]) || !PyList_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "prep_rw(fd, buffers: list, offsets: list, write, start)");
+    long fd;
+    int write;
+    Py_ssize_t start, n;
+    if (batch_args(args, nargs, 5, "prep_rw(fd, buffers: list, offsets: list, write, start)",
+                   &fd, &write, &start, &n) < 0)
         return NULL;
-    }
-    long fd = PyLong_AsLong(args[0]);
-    if (fd == -1 && PyErr_Occurred())
-        return NULL;
-    if (fd < 0 || fd > 0x7fffffff) {
-        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
-        return NULL;
-    }
     PyObject *bufs = args[1], *offs = args[2];
-    int write = PyObject_IsTrue(args[3]);
-    Py_ssize_t start = PyLong_AsSsize_t(args[4]);
-    if (write < 0 || (start == -1 && PyErr_Occurred()))
-        return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(bufs);
-    if (PyList_GET_SIZE(offs) != n) {
-        PyErr_SetString(PyExc_ValueError, "buffers and offsets differ in length");
-        return NULL;
-    }
-    if (start < 0 || start > n) {
-        PyErr_SetString(PyExc_ValueError, "start out of range");
-        return NULL;
-    }
     PyObject *ids = PyList_New(0);
     if (!ids)
         return NULL;
@@ -761,43 +783,11 @@ ring_prep_rw(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         if (ids_append(ids, ud) < 0)
             goto rollback;
     }
-    vl_store_release(r->sq_tail, r->tail);
-    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
-    return Py_BuildValue("(Nni)", ids, i, status);
+    return ring_publish(r, ids, i, status);
 rollback:
     return ring_rollback(r, ids, tail0);
 }
 
-static PyObject *
-make_result(vl_ring *r, uint64_t ud, int32_t res, uint32_t flags, PyObject *address)
-{
-    PyTypeObject *t = (PyTypeObject *)r->result_type;
-    PyObject *o = t->tp_alloc(t, 4);
-    if (!o) {
-        Py_XDECREF(address);
-        return NULL;
-    }
-    PyObject *a = PyLong_FromUnsignedLongLong(ud);
-    PyObject *b = PyLong_FromLong(res);
-    PyObject *c = PyLong_FromUnsignedLong(flags);
-    if (!a || !b || !c) {
-        Py_XDECREF(a);
-        Py_XDECREF(b);
-        Py_XDECREF(c);
-        Py_XDECREF(address);
-        Py_DECREF(o);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(o, 0, a);
-    PyTuple_SET_ITEM(o, 1, b);
-    PyTuple_SET_ITEM(o, 2, c);
-    if (!address) {
-        Py_INCREF(Py_None);
-        address = Py_None;
-    }
-    PyTuple_SET_ITEM(o, 3, address);
-    return o;
-}
 
 /* Reap up to max CQEs into a new list of CompletionResult (internal CQEs are
  * consumed silently). */
@@ -846,7 +836,7 @@ reap_list(vl_ring *r, Py_ssize_t max)
             pbuf_taken(r, s, c.flags); /* a CQE with IORING_CQE_F_BUFFER hands one out */
         if (!(s->multishot && (c.flags & CQE_F_MORE)))
             ring_release_slot(r, i); /* a multishot op keeps its slot while armed */
-        PyObject *res_obj = make_result(r, c.user_data, res, c.flags, address);
+        PyObject *res_obj = vl_make_result(r->result_type, c.user_data, res, c.flags, address);
         if (!res_obj || PyList_Append(out, res_obj) < 0) {
             Py_XDECREF(res_obj);
             vl_store_release(r->cq_head, head);
@@ -1010,14 +1000,8 @@ ring_enter(vl_ring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags
     long rv;
     r->n_enters++;
     Py_BEGIN_ALLOW_THREADS
-    if (r->use_libc) {
-        rv = syscall(__NR_io_uring_enter, r->ring_fd, to_submit, min_complete, flags, arg, argsz);
-        if (rv < 0)
-            rv = -errno;
-    } else {
-        rv = vllsi_syscall6(__NR_io_uring_enter, r->ring_fd, (long)to_submit, (long)min_complete,
-                            (long)flags, (long)(uintptr_t)arg, (long)argsz);
-    }
+    rv = vl_sys6(r->use_libc, __NR_io_uring_enter, r->ring_fd, (long)to_submit,
+                 (long)min_complete, (long)flags, (long)(uintptr_t)arg, (long)argsz);
     Py_END_ALLOW_THREADS
     return rv;
 }
@@ -1160,14 +1144,6 @@ ring_flush(vl_ring *r, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* Wait for completions: min_complete 1, up to timeout_ns (< 0: no limit), also
  * submitting what is pending. Returns the raw enter result. */
 static long
@@ -1238,12 +1214,12 @@ ring_poll(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
     Py_DECREF(out);
     r->n_waits++;
     arm_wake(r, r->wake_fd);
-    int64_t end = limit < 0 ? 0 : mono_ns() + limit;
+    int64_t end = limit < 0 ? 0 : vl_mono_ns() + limit;
     int fired;
     for (;;) {
         int64_t left = -1;
         if (limit >= 0) {
-            left = end - mono_ns();
+            left = end - vl_mono_ns();
             if (left < 0)
                 left = 0;
         }
@@ -1255,7 +1231,7 @@ ring_poll(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         r->wake_fired = 0;
         if (PyList_GET_SIZE(out) || fired)
             break;
-        if (rv == -VL_ETIME || (limit >= 0 && mono_ns() >= end))
+        if (rv == -VL_ETIME || (limit >= 0 && vl_mono_ns() >= end))
             break;
         if (rv == -EINTR) {
             if (PyErr_CheckSignals() < 0) {
@@ -1380,38 +1356,24 @@ ring_fixed_state(vl_ring *r, PyObject *unused)
 static PyObject *
 ring_prep_fixed(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6 || !PyList_Check(args[1]) || !PyList_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "prep_fixed(fd, indices: list, offsets: list, write, start, fixed_file)");
+    long fd;
+    int write;
+    Py_ssize_t start, n;
+    if (batch_args(args, nargs, 6,
+                   "prep_fixed(fd, indices: list, offsets: list, write, start, fixed_file)",
+                   &fd, &write, &start, &n) < 0)
         return NULL;
-    }
-    long fd = PyLong_AsLong(args[0]);
-    int write = PyObject_IsTrue(args[3]), fixed_file = PyObject_IsTrue(args[5]);
-    Py_ssize_t start = PyLong_AsSsize_t(args[4]);
-    if (PyErr_Occurred() || write < 0 || fixed_file < 0)
+    int fixed_file = PyObject_IsTrue(args[5]);
+    if (fixed_file < 0)
         return NULL;
-    if (fd < 0 || fd > 0x7fffffff) {
-        PyErr_SetString(PyExc_ValueError, "fd is not a valid descriptor");
-        return NULL;
-    }
     PyObject *idxs = args[1], *offs = args[2];
-    Py_ssize_t n = PyList_GET_SIZE(idxs);
-    if (PyList_GET_SIZE(offs) != n) {
-        PyErr_SetString(PyExc_ValueError, "indices and offsets differ in length");
-        return NULL;
-    }
-    if (start < 0 || start > n) {
-        PyErr_SetString(PyExc_ValueError, "start out of range");
-        return NULL;
-    }
     if (!r->nfixed) {
         PyErr_SetString(PyExc_ValueError, "no registered buffers (register_buffers first)");
         return NULL;
     }
-    PyObject *ids = PyList_New(n - start);
+    PyObject *ids = PyList_New(0);
     if (!ids)
         return NULL;
-    Py_SET_SIZE(ids, 0);
     uint32_t tail0 = r->tail;
     Py_ssize_t i = start;
     int status = 0;
@@ -1463,9 +1425,7 @@ ring_prep_fixed(vl_ring *r, PyObject *const *args, Py_ssize_t nargs)
         if (ids_append(ids, ud) < 0)
             goto rollback;
     }
-    vl_store_release(r->sq_tail, r->tail);
-    r->n_submitted += (uint64_t)PyList_GET_SIZE(ids);
-    return Py_BuildValue("(Nni)", ids, i, status);
+    return ring_publish(r, ids, i, status);
 rollback:
     return ring_rollback(r, ids, tail0);
 }
